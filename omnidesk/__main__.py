@@ -1,0 +1,5 @@
+"""Allow `python -m omnidesk`."""
+
+from omnidesk.cli import main
+
+raise SystemExit(main())

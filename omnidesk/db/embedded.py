@@ -1,0 +1,76 @@
+"""The embedded PostgreSQL a single workstation runs, started from the pgserver wheel's binaries."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "omnidesk"
+
+
+class EmbeddedServerError(Exception):
+    """The embedded PostgreSQL could not be started; the message says where to look."""
+
+
+def embedded_url(data_dir: Path, *, database: str = DATABASE_NAME, keep_running: bool = True) -> str:
+    """Start (or reuse) the embedded server whose cluster lives in `data_dir/pgdata`.
+
+    The server is left running when OmniDesk exits (`keep_running`), so the next start reuses it
+    and opens in well under a second; `omnidesk db stop` stops it.
+    """
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (no login session) and falls back to /tmp.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        pgdata = data_dir / "pgdata"
+        try:
+            server = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+        except Exception as exc:  # pgserver raises CalledProcessError/TimeoutExpired/AssertionError
+            logfile = pgdata / "log"
+            raise EmbeddedServerError(
+                f"The embedded PostgreSQL in {pgdata} did not start ({exc.__class__.__name__}: {exc}). "
+                f"Its log is {logfile}."
+            ) from exc
+    _ensure_database(server, database)
+    return _sqlalchemy_url(server.get_uri(database))
+
+
+def stop_embedded(data_dir: Path) -> bool:
+    """Stop the embedded server if it runs; True when one was stopped."""
+    import pgserver
+    from pgserver._commands import pg_ctl
+    from pgserver.utils import PostmasterInfo
+
+    pgdata = (data_dir / "pgdata").resolve()
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
+        return False
+    system_user = "pgserver" if _is_root() else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=system_user)
+    del pgserver
+    return True
+
+
+def _is_root() -> bool:
+    import os
+
+    return os.geteuid() == 0
+
+
+def _ensure_database(server, database: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            log.info("creating database %s", database)
+            conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def _sqlalchemy_url(uri: str) -> str:
+    return "postgresql+psycopg://" + uri.split("://", 1)[1]

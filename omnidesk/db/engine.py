@@ -1,0 +1,160 @@
+"""Engine, sessions and schema version for one OmniDesk database."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from omnidesk.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer OmniDesk than this one."""
+
+
+class SchemaOutdated(Exception):
+    """The database needs `omnidesk db upgrade` before this OmniDesk can use it."""
+
+
+def normalise_url(url: str) -> str:
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def alembic_config(url: str | None = None) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+class Database:
+    """One PostgreSQL database: a pooled engine plus a session factory for units of work."""
+
+    def __init__(self, url: str, *, application_name: str = "omnidesk", pool_size: int = 4):
+        self.url = normalise_url(url)
+        self.engine: Engine = create_engine(
+            self.url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=4,
+            connect_args={"application_name": application_name, "connect_timeout": 10},
+        )
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def display_name(self) -> str:
+        u = self.engine.url
+        host = u.query.get("host") or u.host or "localhost"
+        if isinstance(host, tuple):
+            host = host[0]
+        where = "embedded" if str(host).startswith("/") else f"{host}:{u.port or 5432}"
+        return f"{u.database} ({where})"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any error, maps lost connections."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise DatabaseUnavailable(
+                f"The database is not reachable ({_first_line(exc.orig)}); nothing was saved."
+            ) from exc
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work (rolled back at the end)."""
+        try:
+            with self._sessions() as session:
+                yield session
+                session.rollback()
+        except OperationalError as exc:
+            raise DatabaseUnavailable(f"The database is not reachable ({_first_line(exc.orig)}).") from exc
+
+    def raw_connection_string(self) -> str:
+        """A libpq connection string for psycopg (LISTEN connections, COPY)."""
+        return self.engine.url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
+
+    # --- schema version ---
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def schema_state(self) -> tuple[str | None, str, str]:
+        """(current revision, head revision, one of 'current' | 'outdated' | 'too_new' | 'empty')."""
+        script = ScriptDirectory.from_config(alembic_config())
+        head = script.get_current_head()
+        current = self.schema_revision()
+        if current is None:
+            return current, head, "empty"
+        if current == head:
+            return current, head, "current"
+        known = {rev.revision for rev in script.walk_revisions()}
+        return current, head, "outdated" if current in known else "too_new"
+
+    def upgrade(self) -> None:
+        """Bring the schema to this version's head, in one transaction."""
+        from alembic import command
+
+        current, head, state = self.schema_state()
+        if state == "too_new":
+            raise SchemaTooNew(
+                f"This database has schema {current}, which is newer than this OmniDesk (schema {head}). "
+                "Install the newer OmniDesk that upgraded it; this one will not open it."
+            )
+        if state == "current":
+            return
+        cfg = alembic_config()
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        log.info("schema upgraded from %s to %s", current, head)
+
+    def check_schema(self, *, upgrade: bool) -> None:
+        current, head, state = self.schema_state()
+        if state == "too_new":
+            self.upgrade()  # raises SchemaTooNew with the full message
+        if state in ("empty", "outdated"):
+            if not upgrade:
+                raise SchemaOutdated(f"The database schema is {current or 'empty'}; run `omnidesk db upgrade` to reach {head}.")
+            self.upgrade()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _first_line(exc: BaseException | None) -> str:
+    return str(exc).strip().splitlines()[0] if exc and str(exc).strip() else "connection lost"
+
+
+def open_database(settings=None, *, upgrade: bool = True, application_name: str = "omnidesk") -> Database:
+    """Open the configured database (embedded when no URL is set) and make sure its schema fits."""
+    from omnidesk.config import load_settings
+    from omnidesk.db.embedded import embedded_url
+
+    settings = settings or load_settings()
+    url = settings.database_url or embedded_url(settings.data_dir)
+    db = Database(url, application_name=application_name)
+    db.check_schema(upgrade=upgrade)
+    return db
+
+
+

@@ -1,0 +1,63 @@
+"""Shared fixtures: one real embedded PostgreSQL per test run, a fresh database per test."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # without it Qt aborts the run on a headless machine
+
+import psycopg
+import pytest
+
+from omnidesk.auth import builtin_admin
+from omnidesk.db.embedded import embedded_url
+from omnidesk.db.engine import Database
+
+TEMPLATE = "omnidesk_template"
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_root() -> tuple[str, Path]:
+    """Start a throwaway embedded server; yield (admin conninfo for 'postgres', data folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="omnidesk-test-"))
+    os.chmod(folder, 0o755)
+    url = embedded_url(folder, database=TEMPLATE, keep_running=True)
+    template = Database(url)
+    template.upgrade()
+    template.dispose()
+    admin_conninfo = template.raw_connection_string().rsplit("/", 1)
+    base, query = admin_conninfo[0], admin_conninfo[1].split("?", 1)[1]
+    yield f"{base}/postgres?{query}", folder
+    from omnidesk.db.embedded import stop_embedded
+
+    stop_embedded(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _database_url(admin_conninfo: str, name: str) -> str:
+    base, query = admin_conninfo.split("/postgres?", 1)
+    return f"{base}/{name}?{query}"
+
+
+@pytest.fixture
+def db(pg_root):
+    """A fresh, migrated database (cloned from a template) for one test."""
+    admin_conninfo, _ = pg_root
+    name = f"t_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    database = Database(_database_url(admin_conninfo, name))
+    yield database
+    database.dispose()
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def admin(db):
+    return builtin_admin(db)
