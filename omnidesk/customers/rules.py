@@ -103,7 +103,7 @@ def money(value, label: str, *, minimum: Decimal | None = Decimal("0")) -> Decim
         raise FieldError(f"{label} cannot be negative.")
     if abs(amount) >= Decimal("1e12"):
         raise FieldError(f"{label} is too large.")
-    return amount
+    return amount.quantize(Decimal("0.01"))
 
 
 def email(value: str | None, *, required: bool = False) -> str | None:
