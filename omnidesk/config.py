@@ -32,6 +32,17 @@ def default_config_file() -> Path:
     return Path(os.environ.get("OMNIDESK_CONFIG") or platformdirs.user_config_path(APP_NAME) / "config.toml")
 
 
+def default_data_dir() -> Path:
+    """The user's data folder; for root, /var/lib/omnidesk.
+
+    The embedded server never runs as root: pgserver runs it as a system user that must be able to
+    reach the data folder, and opening /root to other users for that would be worse than this.
+    """
+    if os.geteuid() == 0:
+        return Path("/var/lib") / APP_NAME
+    return platformdirs.user_data_path(APP_NAME)
+
+
 def load_settings(config_file: Path | None = None) -> Settings:
     """Read the config file (if any) and let environment variables override it."""
     path = config_file or default_config_file()
@@ -50,7 +61,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
             if not isinstance(values[key], str):
                 raise ConfigError(f"{path}: {key} must be a string")
     database_url = os.environ.get("OMNIDESK_DATABASE_URL") or values.get("database_url") or None
-    data_dir = Path(os.environ.get("OMNIDESK_DATA_DIR") or values.get("data_dir") or platformdirs.user_data_path(APP_NAME))
+    data_dir = Path(os.environ.get("OMNIDESK_DATA_DIR") or values.get("data_dir") or default_data_dir())
     profile = os.environ.get("OMNIDESK_PROFILE") or values.get("profile") or "staff"
     if profile not in PROFILES:
         raise ConfigError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")

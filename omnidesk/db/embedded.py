@@ -42,7 +42,6 @@ def embedded_url(data_dir: Path, *, database: str = DATABASE_NAME, keep_running:
 
 def stop_embedded(data_dir: Path) -> bool:
     """Stop the embedded server if it runs; True when one was stopped."""
-    import pgserver
     from pgserver._commands import pg_ctl
     from pgserver.utils import PostmasterInfo
 
@@ -52,7 +51,6 @@ def stop_embedded(data_dir: Path) -> bool:
         return False
     system_user = "pgserver" if _is_root() else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=system_user)
-    del pgserver
     return True
 
 
