@@ -1,0 +1,1 @@
+"""Embedded Cell Broadcast Centre: CBSP and SBc-AP codecs, peer links and warning state machines (no Qt)."""
