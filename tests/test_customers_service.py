@@ -397,3 +397,31 @@ def test_the_database_refuses_bad_rows_from_scripts_that_skip_the_app(db, admin)
         with pytest.raises(DBAPIError):
             with db.engine.begin() as conn:
                 conn.execute(text(statement), {"c": c.id})
+
+
+def test_names_sort_case_insensitively_and_accented_names_are_found_in_any_case(db, admin):
+    for name in ("bravo", "Alpha", "ÉLODIE Marchand", "charlie"):
+        new_customer(db, admin, name=name)
+    assert [r.name for r in cs.list_customers(db, admin)] == ["Alpha", "bravo", "charlie", "ÉLODIE Marchand"]
+    assert [r.name for r in cs.list_customers(db, admin, search="élo")] == ["ÉLODIE Marchand"]
+    assert [r.name for r in cs.list_customers(db, admin, search="Él")] == ["ÉLODIE Marchand"]
+    assert [r.name for r in cs.list_customers(db, admin, search="lodie mar")] == ["ÉLODIE Marchand"]
+
+
+def test_a_capped_count_stops_just_past_the_cap(db, admin):
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO customer (name, account_type, payment_type, currency) "
+            "SELECT 'Example ' || g, 'individual', 'prepaid', 'GBP' FROM generate_series(1, 40) g"
+        ))
+    assert cs.count_customers(db, admin, search="example") == 40
+    assert cs.count_customers(db, admin, search="example", cap=25) == 26
+    assert cs.count_customers(db, admin, search="example", cap=100) == 40
+
+
+def test_digits_find_the_customer_with_that_id_and_phones_containing_them(db, admin):
+    a = new_customer(db, admin, name="Phone Owner", primary_contact={"first_name": "P", "phone": "+447700900555"})
+    b = new_customer(db, admin, name="Plain")
+    assert {r.id for r in cs.list_customers(db, admin, search="900555")} == {a.id}
+    assert {r.id for r in cs.list_customers(db, admin, search=str(b.id))} >= {b.id}
+    assert [r.id for r in cs.list_customers(db, admin, search=f"#{b.id}")] == [b.id]

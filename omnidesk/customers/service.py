@@ -498,6 +498,11 @@ def get_customer(db, actor: Actor, customer_id: int) -> CustomerDetail:
         return _detail(s, _customer(s, customer_id))
 
 
+def _name_sort_key():
+    """Names sort case-insensitively in byte order, matching the ix_customer_name_sort index."""
+    return func.lower(Customer.name).collate("C")
+
+
 def _list_filter(search: str, include_archived: bool, status: str | None):
     conditions = []
     if not include_archived:
@@ -506,22 +511,26 @@ def _list_filter(search: str, include_archived: bool, status: str | None):
         conditions.append(Customer.status == status)
     query = (search or "").strip()
     if query:
-        needle = func.lower(literal(query))
-        matches = []
-        if len(query) >= 3:
-            # The trigram containment uses the GIN index; the LIKE then removes false positives.
-            matches.append(
-                and_(
-                    func.omnidesk_trigrams(Customer.search_text).op("@>")(func.omnidesk_trigrams(needle)),
-                    Customer.search_text.contains(query.lower(), autoescape=True),
-                )
-            )
-        else:
-            matches.append(func.lower(Customer.name).startswith(query.lower(), autoescape=True))
         digits = query.lstrip("#")
-        if digits.isdigit() and len(digits) <= 18:
-            matches.append(Customer.id == int(digits))
-        conditions.append(or_(*matches))
+        by_id = Customer.id == int(digits) if digits.isdigit() and len(digits) <= 18 else None
+        if len(query) >= 3:
+            # The trigram containment finds candidates through the GIN index; the LIKE drops false
+            # positives. With an id alternative each half carries it, so PostgreSQL can still use the
+            # index (an OR around the whole AND would re-run the trigram function on every row).
+            contains = Customer.search_text.contains(query.lower(), autoescape=True)
+            trigrams = func.omnidesk_trigrams(Customer.search_text).op("@>")(func.omnidesk_trigrams(func.lower(literal(query))))
+            if by_id is None:
+                conditions.append(and_(contains, trigrams))
+            else:
+                conditions.append(and_(or_(trigrams, by_id), or_(contains, by_id)))
+        else:
+            # One or two characters: the start of the name, as a range over the name-sort index
+            # (a LIKE prefix would walk the whole index in name order).
+            prefix = query.lower()
+            after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            key = _name_sort_key()
+            starts = and_(key >= prefix, key < after)
+            conditions.append(starts if by_id is None else or_(starts, by_id))
     return and_(*conditions) if conditions else literal(True)
 
 
@@ -542,31 +551,51 @@ def list_customers(
     if sort not in SORT_COLUMNS:
         raise ServiceError(f"Customers cannot be sorted by {sort!r}; choose one of {', '.join(SORT_COLUMNS)}.")
     limit = max(1, min(limit, MAX_PAGE))
-    column = getattr(Customer, sort)
-    order = [column.desc(), Customer.id.desc()] if descending else [column.asc(), Customer.id.asc()]
-    if sort == "id":
-        order = order[:1]
+    key = _name_sort_key() if sort == "name" else getattr(Customer, sort)
+    # Choose the page first, then fetch the primary contacts of just those rows.
+    page = (
+        select(
+            Customer.id, Customer.name, Customer.account_type, Customer.status, Customer.payment_type,
+            Customer.currency, Customer.credit_limit, Customer.created_at,
+            Customer.archived_at.is_not(None).label("archived"), key.label("sort_key"),
+        )
+        .where(_list_filter(search, include_archived, status))
+        .order_by(key.desc() if descending else key.asc(), Customer.id.desc() if descending else Customer.id.asc())
+        .offset(max(0, offset))
+        .limit(limit)
+        .subquery()
+    )
     primary = Contact.__table__.alias("primary_contact")
     stmt = (
         select(
-            Customer.id, Customer.name, Customer.account_type, Customer.status, Customer.payment_type,
-            Customer.currency, Customer.credit_limit, primary.c.email, primary.c.phone, Customer.created_at,
-            Customer.archived_at.is_not(None),
+            page.c.id, page.c.name, page.c.account_type, page.c.status, page.c.payment_type, page.c.currency,
+            page.c.credit_limit, primary.c.email, primary.c.phone, page.c.created_at, page.c.archived,
         )
-        .outerjoin(primary, and_(primary.c.customer_id == Customer.id, primary.c.contact_type == "primary"))
-        .where(_list_filter(search, include_archived, status))
-        .order_by(*order)
-        .offset(max(0, offset))
-        .limit(limit)
+        .outerjoin(primary, and_(primary.c.customer_id == page.c.id, primary.c.contact_type == "primary"))
+        .order_by(
+            page.c.sort_key.desc() if descending else page.c.sort_key.asc(),
+            page.c.id.desc() if descending else page.c.id.asc(),
+        )
     )
     with db.read() as s:
         return [CustomerRow(*row) for row in s.execute(stmt)]
 
 
-def count_customers(db, actor: Actor, *, search: str = "", include_archived: bool = False, status: str | None = None) -> int:
+def count_customers(
+    db, actor: Actor, *, search: str = "", include_archived: bool = False, status: str | None = None,
+    cap: int | None = None,
+) -> int:
+    """How many customers match; with `cap`, counting stops at cap + 1 (shown as "more than cap").
+
+    A broad search ("example", "7700") can match most of a million customers, and counting those
+    exactly costs seconds; a capped count costs a few milliseconds.
+    """
     actor.require("view_customer", "view customers")
+    matching = select(literal(1)).select_from(Customer).where(_list_filter(search, include_archived, status))
+    if cap is not None:
+        matching = matching.limit(cap + 1)
     with db.read() as s:
-        return s.scalar(select(func.count()).select_from(Customer).where(_list_filter(search, include_archived, status)))
+        return s.scalar(select(func.count()).select_from(matching.subquery()))
 
 
 def list_activity(db, actor: Actor, customer_id: int, *, limit: int = 500) -> list[ActivityView]:

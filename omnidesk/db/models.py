@@ -153,13 +153,12 @@ class Customer(Base):
             "contract_end_date IS NULL OR contract_start_date IS NULL OR contract_end_date >= contract_start_date",
             name="contract_dates",
         ),
-        Index("ix_customer_name_id", "name", "id"),
         Index("ix_customer_status_id", "status", "id"),
         Index("ix_customer_account_type_id", "account_type", "id"),
         Index("ix_customer_payment_type_id", "payment_type", "id"),
         Index("ix_customer_created_at_id", "created_at", "id"),
-        # The search indexes (trigram GIN over search_text, name prefix) are expression indexes
-        # created in SQL by the migration, next to the functions they use.
+        # The search and name-sort indexes (trigram GIN over search_text, lower(name) in C order)
+        # are expression indexes created in SQL by the migration, next to the functions they use.
     )
 
 

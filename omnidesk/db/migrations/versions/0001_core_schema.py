@@ -15,16 +15,18 @@ branch_labels = None
 depends_on = None
 
 # Trigram search without the pg_trgm extension (the embedded server ships without contrib):
-# an IMMUTABLE function that lists the distinct 3-character substrings, indexed with GIN.
+# an IMMUTABLE function that lists the 3-character substrings, indexed with GIN. No DISTINCT:
+# GIN drops duplicate keys itself, and sorting them here doubled the cost of indexing a row.
 FUNCTIONS_AND_TRIGGERS = r"""
 CREATE FUNCTION omnidesk_trigrams(t text) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(DISTINCT substr(t, i, 3)), '{}')
-    FROM generate_series(1, length(t) - 2) AS i
+    SELECT ARRAY(SELECT substr(t, i, 3) FROM generate_series(1, length(t) - 2) AS i)
 $$;
 
 CREATE INDEX ix_customer_search_trigrams ON customer USING gin (omnidesk_trigrams(search_text));
-CREATE INDEX ix_customer_name_prefix ON customer (lower(name) text_pattern_ops);
+-- The list sorts names case-insensitively in byte order whatever the server's collation, and
+-- the same index answers 1-2 letter prefix searches as a range scan.
+CREATE INDEX ix_customer_name_sort ON customer ((lower(name) COLLATE "C"), id);
 
 CREATE FUNCTION omnidesk_contact_search_text(p_customer_id bigint) RETURNS text
 LANGUAGE sql STABLE AS $$
@@ -117,7 +119,7 @@ DROP FUNCTION IF EXISTS omnidesk_notify_customer_change() CASCADE;
 DROP FUNCTION IF EXISTS omnidesk_contact_after_write() CASCADE;
 DROP FUNCTION IF EXISTS omnidesk_customer_before_write() CASCADE;
 DROP INDEX IF EXISTS ix_customer_search_trigrams;
-DROP INDEX IF EXISTS ix_customer_name_prefix;
+DROP INDEX IF EXISTS ix_customer_name_sort;
 DROP FUNCTION IF EXISTS omnidesk_contact_search_text(bigint);
 DROP FUNCTION IF EXISTS omnidesk_trigrams(text);
 """
@@ -213,7 +215,6 @@ def upgrade() -> None:
     )
     op.create_index('ix_customer_account_type_id', 'customer', ['account_type', 'id'], unique=False)
     op.create_index('ix_customer_created_at_id', 'customer', ['created_at', 'id'], unique=False)
-    op.create_index('ix_customer_name_id', 'customer', ['name', 'id'], unique=False)
     op.create_index('ix_customer_payment_type_id', 'customer', ['payment_type', 'id'], unique=False)
     op.create_index('ix_customer_status_id', 'customer', ['status', 'id'], unique=False)
     op.create_table('permission',
@@ -433,7 +434,6 @@ def downgrade() -> None:
     op.drop_table('permission')
     op.drop_index('ix_customer_status_id', table_name='customer')
     op.drop_index('ix_customer_payment_type_id', table_name='customer')
-    op.drop_index('ix_customer_name_id', table_name='customer')
     op.drop_index('ix_customer_created_at_id', table_name='customer')
     op.drop_index('ix_customer_account_type_id', table_name='customer')
     op.drop_table('customer')
