@@ -39,6 +39,8 @@ LIVE_SERVICE_STATUSES = ("active", "suspended", "pending_cancellation")
 OPEN_INVOICE_STATUSES = ("unpaid", "partially_paid")
 SORT_COLUMNS = ("id", "name", "status", "account_type", "payment_type", "created_at")
 MAX_PAGE = 1000
+# A search lists at most this many customers; past it the GUI says "10,000+" and asks to refine.
+SEARCH_COUNT_CAP = 10_000
 
 
 class ArchiveBlocked(ServiceError):
