@@ -1,0 +1,1 @@
+"""The Customers workspace: paged customer table, customer detail and the customer dialogs."""

@@ -1,0 +1,164 @@
+"""The main window: one tab per area of work and a status bar saying where and who you are."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from omnidesk.ui import ops
+
+if TYPE_CHECKING:
+    from omnidesk.ui.customers.workspace import CustomersWorkspace
+    from omnidesk.ui.live import LiveUpdates
+
+PLANNED = {
+    "Billing": (
+        "Billing is not built yet",
+        "This tab will show each customer's charges and credits with tax, invoices numbered "
+        "INV-YYYY-NNNNNN with their PDFs, payments, voids and refunds, and the prepaid wallet ledger.",
+    ),
+    "Inventory": (
+        "Inventory is not built yet",
+        "This tab will track SIM cards, devices and network equipment by location, reserve stock for "
+        "orders, and record what was sold to or installed for which customer.",
+    ),
+    "Broadcast": (
+        "Cell broadcast is not built yet",
+        "This tab will hold public-warning message templates, the targeting map of cell sites and zones, "
+        "two-person approval with TOTP, transmission to the BSCs and MMEs, and per-cell monitoring with Stop.",
+    ),
+}
+
+
+def placeholder(title: str, text: str) -> QWidget:
+    page = QWidget(objectName="placeholder")
+    heading = QLabel(title, objectName="placeholderTitle", alignment=Qt.AlignmentFlag.AlignCenter)
+    body = QLabel(text, objectName="placeholderText", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+    body.setFixedWidth(560)
+    centred = QHBoxLayout()  # not addWidget(alignment=...): an aligned wrapped label loses its height
+    centred.addStretch(1)
+    centred.addWidget(body)
+    centred.addStretch(1)
+    layout = QVBoxLayout(page)
+    layout.addStretch(1)
+    layout.addWidget(heading)
+    layout.addLayout(centred)
+    layout.addStretch(2)
+    return page
+
+
+class MainWindow(QMainWindow):
+    """Shown at once; `attach(db, actor)` fills it once the database is open."""
+
+    TABS = ("Customers", "Billing", "Inventory", "Broadcast")
+
+    def __init__(self, profile: str = "staff", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("OmniDesk")
+        self.resize(1360, 820)
+        self.profile = profile
+        self.db = None
+        self.actor = None
+        self.customers: CustomersWorkspace | None = None
+        self.live: LiveUpdates | None = None
+
+        self.tabs = QTabWidget(objectName="mainTabs")
+        self.tabs.setDocumentMode(True)
+        self.customers_page = placeholder("Opening the database…", "Customers appear here in a moment.")
+        self.tabs.addTab(self.customers_page, "Customers")
+        for name in self.TABS[1:]:
+            self.tabs.addTab(placeholder(*PLANNED[name]), name)
+        self.setCentralWidget(self.tabs)
+        if profile == "broadcast":
+            self.tabs.setCurrentIndex(self.TABS.index("Broadcast"))
+
+        bar = self.statusBar()
+        self.busy = QProgressBar(objectName="busy", maximumWidth=90, maximumHeight=12, textVisible=False)
+        self.busy.setRange(0, 0)
+        self.busy.hide()
+        self.live_label = QLabel("○ Live updates: not connected", objectName="liveLabel")
+        self.database_label = QLabel("Database: connecting…", objectName="databaseLabel")
+        self.user_label = QLabel("User: —", objectName="userLabel")
+        for widget in (self.busy, self.live_label, self.database_label, self.user_label):
+            bar.addPermanentWidget(widget)
+        self._busy_delay = QTimer(self, singleShot=True, interval=250)  # no flicker for quick reads
+        self._busy_delay.timeout.connect(self.busy.show)
+        tracker = ops.tracker()
+        tracker.busy_changed.connect(self._busy_changed)
+        tracker.message.connect(self._show_message)  # a bound method: disconnected when the window goes
+        QShortcut(QKeySequence.StandardKey.Find, self, activated=self._focus_search)
+
+    def attach(self, db, actor, *, live: bool = True) -> None:
+        """Show the data of `db` as `actor`; `live` listens for changes made elsewhere."""
+        # Imported here, not at the top: the window must show before SQLAlchemy and friends load.
+        from omnidesk.ui.customers.workspace import CustomersWorkspace
+        from omnidesk.ui.live import LiveUpdates
+
+        self.db, self.actor = db, actor
+        if live:
+            self.live = LiveUpdates.for_database(db, self)
+            self.live.state_changed.connect(self._live_state)
+        self.customers = CustomersWorkspace(db, actor, live=self.live)
+        current = self.tabs.currentIndex()
+        self.tabs.removeTab(0)
+        self.customers_page.deleteLater()
+        self.tabs.insertTab(0, self.customers, "Customers")
+        self.tabs.setCurrentIndex(current)
+        self.database_label.setText(f"Database: {db.display_name}")
+        self.user_label.setText(f"User: {actor.username}")
+        if self.live is not None:
+            self.live.start()
+        if self.tabs.currentIndex() == 0:
+            self.customers.search.setFocus()
+
+    def show_startup_message(self, title: str, text: str) -> None:
+        self.tabs.removeTab(0)
+        self.customers_page.deleteLater()
+        self.customers_page = placeholder(title, text)
+        self.tabs.insertTab(0, self.customers_page, "Customers")
+        self.tabs.setCurrentIndex(0)
+        self.database_label.setText("Database: not open")
+
+    def _live_state(self, connected: bool, message: str) -> None:
+        self.live_label.setText("● Live updates" if connected else "○ Live updates: off")
+        self.live_label.setProperty("connected", connected)
+        self.live_label.style().unpolish(self.live_label)
+        self.live_label.style().polish(self.live_label)
+        self.live_label.setToolTip(message[:1].upper() + message[1:])
+
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
+
+    def _busy_changed(self, busy: bool) -> None:
+        if busy:
+            self._busy_delay.start()
+        else:
+            self._busy_delay.stop()
+            self.busy.hide()
+
+    def _focus_search(self) -> None:
+        if self.customers is not None:
+            self.tabs.setCurrentWidget(self.customers)
+            self.customers.search.setFocus()
+            self.customers.search.selectAll()
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop listening for changes (the listener holds a database connection of its own)."""
+        if self.live is not None:
+            self.live.stop(wait=wait)
+            self.live = None
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown(wait=False)  # the application is closing; do not hold the window up
+        super().closeEvent(event)
