@@ -257,6 +257,42 @@ def _blocker_counts(session: Session, customer_id: int) -> tuple[int, int, int]:
     return services or 0, invoices or 0, transactions or 0
 
 
+def _owned(session: Session, model, record_id: int, noun: str):
+    """Lock a contact, site, attribute or tag and check that its customer may be changed."""
+    record = session.get(model, record_id, with_for_update=True)
+    if record is None:
+        raise NotFound(f"There is no {noun} {record_id}.")
+    return record, _customer(session, record.customer_id, writable=True)
+
+
+def _insert(
+    session: Session, actor: Actor, record, clean: dict[str, Any], entity_type: str, summary: Callable[[], str]
+) -> None:
+    """Add a contact, site or tag and log the values it was created with."""
+    session.add(record)
+    _flush(session)
+    activity.record(
+        session, actor, action="create", entity_type=entity_type, entity_id=record.id,
+        customer_id=record.customer_id, summary=summary(),
+        changes={k: [None, v] for k, v in clean.items() if v not in (None, "")},
+    )
+
+
+def _apply(
+    session: Session, actor: Actor, record, clean: dict[str, Any], entity_type: str, summary: Callable[[], str]
+) -> None:
+    """Write the cleaned fields and log what changed from and to (nothing when nothing changed)."""
+    changed = activity.diff(_fields(record, list(clean)), clean)
+    for key, value in clean.items():
+        setattr(record, key, value)
+    _flush(session)
+    if changed:
+        activity.record(
+            session, actor, action="update", entity_type=entity_type, entity_id=record.id,
+            customer_id=record.customer_id, summary=summary(), changes=changed,
+        )
+
+
 def _detail(session: Session, customer: Customer) -> CustomerDetail:
     cid = customer.id
     contacts = session.scalars(select(Contact).where(Contact.customer_id == cid).order_by(Contact.id)).all()
@@ -623,13 +659,8 @@ def add_contact(db, actor: Actor, customer_id: int, **values: Any) -> ContactVie
     with db.transaction() as s:
         customer = _customer(s, customer_id, writable=True)
         contact = Contact(customer_id=customer.id, **clean)
-        s.add(contact)
-        _flush(s)
-        activity.record(
-            s, actor, action="create", entity_type="contact", entity_id=contact.id, customer_id=customer.id,
-            summary=f"Added {contact.contact_type} contact {contact.first_name} {contact.last_name}".strip(),
-            changes={k: [None, v] for k, v in clean.items() if v},
-        )
+        _insert(s, actor, contact, clean, "contact",
+                lambda: f"Added {contact.contact_type} contact {contact.first_name} {contact.last_name}".strip())
         return _contact_view(contact)
 
 
@@ -637,29 +668,15 @@ def update_contact(db, actor: Actor, contact_id: int, **changes: Any) -> Contact
     actor.require("update_customer_contact", "edit contacts")
     clean = _validate(_contact_checks(changes))
     with db.transaction() as s:
-        contact = s.get(Contact, contact_id, with_for_update=True)
-        if contact is None:
-            raise NotFound(f"There is no contact {contact_id}.")
-        _customer(s, contact.customer_id, writable=True)
-        changed = activity.diff(_fields(contact, list(clean)), clean)
-        for key, value in clean.items():
-            setattr(contact, key, value)
-        _flush(s)
-        if changed:
-            activity.record(
-                s, actor, action="update", entity_type="contact", entity_id=contact.id, customer_id=contact.customer_id,
-                summary=f"Edited contact {contact.first_name} {contact.last_name}".strip(), changes=changed,
-            )
+        contact, _ = _owned(s, Contact, contact_id, "contact")
+        _apply(s, actor, contact, clean, "contact", lambda: f"Edited contact {contact.first_name} {contact.last_name}".strip())
         return _contact_view(contact)
 
 
 def delete_contact(db, actor: Actor, contact_id: int) -> None:
     actor.require("delete_customer_contact", "remove contacts")
     with db.transaction() as s:
-        contact = s.get(Contact, contact_id, with_for_update=True)
-        if contact is None:
-            raise NotFound(f"There is no contact {contact_id}.")
-        _customer(s, contact.customer_id, writable=True)
+        contact, _ = _owned(s, Contact, contact_id, "contact")
         s.delete(contact)
         activity.record(
             s, actor, action="delete", entity_type="contact", entity_id=contact_id, customer_id=contact.customer_id,
@@ -709,12 +726,7 @@ def add_site(db, actor: Actor, customer_id: int, **values: Any) -> SiteView:
     with db.transaction() as s:
         customer = _customer(s, customer_id, writable=True)
         site = Site(customer_id=customer.id, **clean)
-        s.add(site)
-        _flush(s)
-        activity.record(
-            s, actor, action="create", entity_type="site", entity_id=site.id, customer_id=customer.id,
-            summary=f"Added site {site.name}", changes={k: [None, v] for k, v in clean.items() if v not in (None, "")},
-        )
+        _insert(s, actor, site, clean, "site", lambda: f"Added site {site.name}")
         s.refresh(site)
         return _site_view(site)
 
@@ -722,20 +734,8 @@ def add_site(db, actor: Actor, customer_id: int, **values: Any) -> SiteView:
 def update_site(db, actor: Actor, site_id: int, **changes: Any) -> SiteView:
     actor.require("update_customer_site", "edit sites")
     with db.transaction() as s:
-        site = s.get(Site, site_id, with_for_update=True)
-        if site is None:
-            raise NotFound(f"There is no site {site_id}.")
-        _customer(s, site.customer_id, writable=True)
-        clean = _site_values(changes, site)
-        changed = activity.diff(_fields(site, list(clean)), clean)
-        for key, value in clean.items():
-            setattr(site, key, value)
-        _flush(s)
-        if changed:
-            activity.record(
-                s, actor, action="update", entity_type="site", entity_id=site.id, customer_id=site.customer_id,
-                summary=f"Edited site {site.name}", changes=changed,
-            )
+        site, _ = _owned(s, Site, site_id, "site")
+        _apply(s, actor, site, _site_values(changes, site), "site", lambda: f"Edited site {site.name}")
         s.refresh(site)
         return _site_view(site)
 
@@ -743,10 +743,7 @@ def update_site(db, actor: Actor, site_id: int, **changes: Any) -> SiteView:
 def delete_site(db, actor: Actor, site_id: int) -> None:
     actor.require("delete_customer_site", "remove sites")
     with db.transaction() as s:
-        site = s.get(Site, site_id, with_for_update=True)
-        if site is None:
-            raise NotFound(f"There is no site {site_id}.")
-        _customer(s, site.customer_id, writable=True)
+        site, _ = _owned(s, Site, site_id, "site")
         services = s.scalar(select(func.count()).select_from(Service).where(Service.site_id == site.id))
         if services:
             raise ServiceError(
@@ -811,15 +808,7 @@ def update_attribute(
             )
             if taken:
                 raise ValidationError({"key": f"{_label(customer)} already has an attribute {clean['key']}."})
-        changed = activity.diff(_fields(attribute, list(clean)), clean)
-        for k, v in clean.items():
-            setattr(attribute, k, v)
-        _flush(s)
-        if changed:
-            activity.record(
-                s, actor, action="update", entity_type="attribute", entity_id=attribute.id, customer_id=customer.id,
-                summary=f"Changed attribute {attribute.key}", changes=changed,
-            )
+        _apply(s, actor, attribute, clean, "attribute", lambda: f"Changed attribute {attribute.key}")
         s.refresh(attribute)
         return _attribute_view(attribute)
 
@@ -827,10 +816,7 @@ def update_attribute(
 def delete_attribute(db, actor: Actor, attribute_id: int) -> None:
     actor.require("delete_customer_attribute", "remove attributes")
     with db.transaction() as s:
-        attribute = s.get(CustomerAttribute, attribute_id, with_for_update=True)
-        if attribute is None:
-            raise NotFound(f"There is no attribute {attribute_id}.")
-        _customer(s, attribute.customer_id, writable=True)
+        attribute, _ = _owned(s, CustomerAttribute, attribute_id, "attribute")
         s.delete(attribute)
         activity.record(
             s, actor, action="delete", entity_type="attribute", entity_id=attribute_id,
@@ -866,42 +852,22 @@ def add_tag(db, actor: Actor, customer_id: int, **values: Any) -> TagView:
     with db.transaction() as s:
         customer = _customer(s, customer_id, writable=True)
         tag = CustomerTag(customer_id=customer.id, **clean)
-        s.add(tag)
-        _flush(s)
-        activity.record(
-            s, actor, action="create", entity_type="tag", entity_id=tag.id, customer_id=customer.id,
-            summary=f"Added tag {tag.label}", changes={k: [None, v] for k, v in clean.items() if v},
-        )
+        _insert(s, actor, tag, clean, "tag", lambda: f"Added tag {tag.label}")
         return _tag_view(tag)
 
 
 def update_tag(db, actor: Actor, tag_id: int, **changes: Any) -> TagView:
     actor.require("update_customer_tag", "edit tags")
     with db.transaction() as s:
-        tag = s.get(CustomerTag, tag_id, with_for_update=True)
-        if tag is None:
-            raise NotFound(f"There is no tag {tag_id}.")
-        _customer(s, tag.customer_id, writable=True)
-        clean = _tag_values(changes, tag)
-        changed = activity.diff(_fields(tag, list(clean)), clean)
-        for k, v in clean.items():
-            setattr(tag, k, v)
-        _flush(s)
-        if changed:
-            activity.record(
-                s, actor, action="update", entity_type="tag", entity_id=tag.id, customer_id=tag.customer_id,
-                summary=f"Edited tag {tag.label}", changes=changed,
-            )
+        tag, _ = _owned(s, CustomerTag, tag_id, "tag")
+        _apply(s, actor, tag, _tag_values(changes, tag), "tag", lambda: f"Edited tag {tag.label}")
         return _tag_view(tag)
 
 
 def delete_tag(db, actor: Actor, tag_id: int) -> None:
     actor.require("delete_customer_tag", "remove tags")
     with db.transaction() as s:
-        tag = s.get(CustomerTag, tag_id, with_for_update=True)
-        if tag is None:
-            raise NotFound(f"There is no tag {tag_id}.")
-        _customer(s, tag.customer_id, writable=True)
+        tag, _ = _owned(s, CustomerTag, tag_id, "tag")
         s.delete(tag)
         activity.record(
             s, actor, action="delete", entity_type="tag", entity_id=tag_id, customer_id=tag.customer_id,
