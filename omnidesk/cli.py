@@ -1,4 +1,4 @@
-"""The `omnidesk` command: the desktop app when run bare; database, demo-data and customer commands for scripts."""
+"""The `omnidesk` command: the desktop app when run bare; database, demo-data, customer and CBC codec commands for scripts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from omnidesk import __version__
@@ -69,11 +70,17 @@ def _expected_error(exc: Exception) -> str | None:
     """The message for an error a user can act on, or None for a bug (which keeps its traceback)."""
     from sqlalchemy.exc import OperationalError
 
+    from omnidesk.cbc.cbsp import CbspDecodeError, CbspEncodeError
+    from omnidesk.cbc.json_shapes import JsonShapeError
+    from omnidesk.cbc.sbcap import SbcapDecodeError, SbcapEncodeError
     from omnidesk.config import ConfigError
     from omnidesk.db.embedded import EmbeddedServerError
     from omnidesk.db.engine import SchemaOutdated, SchemaTooNew
     from omnidesk.errors import ServiceError, ValidationError
 
+    if isinstance(exc, (CbspDecodeError, CbspEncodeError, SbcapDecodeError, SbcapEncodeError, JsonShapeError,
+                        CbcInputError)):
+        return str(exc)
     if isinstance(exc, ValidationError):
         return "\n".join(f"{FIELD_OPTIONS.get(field, field)}: {message}" for field, message in exc.errors.items())
     if isinstance(exc, (ServiceError, ConfigError, SchemaTooNew, SchemaOutdated, EmbeddedServerError)):
@@ -123,6 +130,8 @@ ACCOUNT_TYPES = ("individual", "business")
 PAYMENT_TYPES = ("prepaid", "postpaid")
 CUSTOMER_STATUSES = ("pending", "active", "suspended", "closed")
 SORT_KEYS = ("id", "name", "status", "account_type", "payment_type", "created_at")
+CBC_PROTOCOLS = ("cbsp", "sbcap")  # json_shapes.PROTOCOLS; tests/test_cli_cbc.py checks they stay the same
+CBSP_LAYOUTS = ("osmocom", "spec")  # -> period.RepetitionPeriodLayout.OSMOCOM / SPEC_FIGURE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,6 +198,27 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--last-name", help="primary contact's last name")
     create.add_argument("--json", action="store_true", help="print JSON for scripts")
     create.set_defaults(run=customers_create)
+
+    cbc = commands.add_parser("cbc", help="cell broadcast: encode and decode CBSP and SBc-AP messages").add_subparsers(
+        dest="cbc_command", metavar="action", required=True
+    )
+    layout_help = "CBSP Repetition Period layout: osmocom (osmo-bsc, the default) or spec (TS 48.049 figure, Wireshark)"
+    encode = cbc.add_parser(
+        "encode", help="a message from JSON to hex",
+        description="Encode one message given as JSON (the shapes are in the README) and print its octets in hex.",
+    )
+    encode.add_argument("--protocol", choices=CBC_PROTOCOLS, required=True)
+    encode.add_argument("--layout", choices=CBSP_LAYOUTS, help=layout_help)
+    encode.add_argument("file", metavar="FILE", help="the message as JSON; - reads standard input")
+    encode.set_defaults(run=cbc_encode)
+    decode = cbc.add_parser(
+        "decode", help="a message from hex to JSON",
+        description="Decode one message from hex (spaces and colons between octets are allowed) and print it as JSON.",
+    )
+    decode.add_argument("--protocol", choices=CBC_PROTOCOLS, required=True)
+    decode.add_argument("--layout", choices=CBSP_LAYOUTS, help=layout_help)
+    decode.add_argument("hex", nargs="+", metavar="HEX", help="the message's octets in hex")
+    decode.set_defaults(run=cbc_decode)
     return parser
 
 
@@ -385,6 +415,66 @@ def customers_create(args, settings) -> int:
     else:
         print(f"Created {detail.label}; it is pending until KYC approval.\n")
         _print_detail(detail)
+    return 0
+
+
+class CbcInputError(ValueError):
+    """Input to a `cbc` command that is not a message: unreadable file, bad JSON, bad hex."""
+
+
+def _cbsp_layout(args):
+    """The repetition-period layout for CBSP, or None after a usage message when --layout was given for SBc-AP."""
+    from omnidesk.cbc.period import RepetitionPeriodLayout
+
+    if args.protocol != "cbsp" and args.layout is not None:
+        print(f"omnidesk cbc {args.cbc_command}: error: --layout applies to CBSP only", file=sys.stderr)
+        return None
+    return RepetitionPeriodLayout.SPEC_FIGURE if args.layout == "spec" else RepetitionPeriodLayout.OSMOCOM
+
+
+def cbc_encode(args, settings) -> int:
+    from omnidesk.cbc import cbsp, sbcap
+    from omnidesk.cbc.json_shapes import from_json
+
+    layout = _cbsp_layout(args)
+    if layout is None:
+        return 2
+    name = "standard input" if args.file == "-" else args.file
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CbcInputError(f"Cannot read {name}: {getattr(exc, 'strerror', None) or exc}.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CbcInputError(f"{name} is not JSON: {exc}.") from None
+    message = from_json(data, args.protocol)
+    octets = cbsp.encode(message, repetition_period_layout=layout) if args.protocol == "cbsp" else sbcap.encode(message)
+    print(octets.hex())
+    return 0
+
+
+def cbc_decode(args, settings) -> int:
+    from omnidesk.cbc import cbsp, sbcap
+    from omnidesk.cbc.json_shapes import to_json
+
+    layout = _cbsp_layout(args)
+    if layout is None:
+        return 2
+    digits = "".join(args.hex).replace(":", "")
+    digits = "".join(digits.split())
+    if digits[:2].lower() == "0x":
+        digits = digits[2:]
+    if not digits:
+        raise CbcInputError("No octets given.")
+    try:
+        octets = bytes.fromhex(digits)
+    except ValueError:
+        bad = next((c for c in digits if c not in "0123456789abcdefABCDEF"), None)
+        reason = f"{bad!r} is not a hex digit" if bad else f"an odd number of hex digits ({len(digits)})"
+        raise CbcInputError(f"Not hex octets: {reason}.") from None
+    message = cbsp.decode(octets, repetition_period_layout=layout) if args.protocol == "cbsp" else sbcap.decode(octets)
+    _print_json(to_json(message))
     return 0
 
 
