@@ -262,7 +262,14 @@ def _owned(session: Session, model, record_id: int, noun: str):
     record = session.get(model, record_id, with_for_update=True)
     if record is None:
         raise NotFound(f"There is no {noun} {record_id}.")
-    return record, _customer(session, record.customer_id, writable=True)
+    _customer(session, record.customer_id, writable=True)
+    return record
+
+
+def _attribute_key_taken(session: Session, customer_id: int, key: str) -> bool:
+    return session.scalar(
+        select(CustomerAttribute.id).where(CustomerAttribute.customer_id == customer_id, CustomerAttribute.key == key)
+    ) is not None
 
 
 def _insert(
@@ -590,6 +597,7 @@ def list_customers(
         raise ServiceError(f"Customers cannot be sorted by {sort!r}; choose one of {', '.join(SORT_COLUMNS)}.")
     limit = max(1, min(limit, MAX_PAGE))
     key = _name_sort_key() if sort == "name" else getattr(Customer, sort)
+    direction = (lambda column: column.desc()) if descending else (lambda column: column.asc())
     # Choose the page first, then fetch the primary contacts of just those rows.
     page = (
         select(
@@ -598,7 +606,7 @@ def list_customers(
             Customer.archived_at.is_not(None).label("archived"), key.label("sort_key"),
         )
         .where(_list_filter(search, include_archived, status))
-        .order_by(key.desc() if descending else key.asc(), Customer.id.desc() if descending else Customer.id.asc())
+        .order_by(direction(key), direction(Customer.id))
         .offset(max(0, offset))
         .limit(limit)
         .subquery()
@@ -610,10 +618,7 @@ def list_customers(
             page.c.credit_limit, primary.c.email, primary.c.phone, page.c.created_at, page.c.archived,
         )
         .outerjoin(primary, and_(primary.c.customer_id == page.c.id, primary.c.contact_type == "primary"))
-        .order_by(
-            page.c.sort_key.desc() if descending else page.c.sort_key.asc(),
-            page.c.id.desc() if descending else page.c.id.asc(),
-        )
+        .order_by(direction(page.c.sort_key), direction(page.c.id))
     )
     with db.read() as s:
         return [CustomerRow(*row) for row in s.execute(stmt)]
@@ -668,7 +673,7 @@ def update_contact(db, actor: Actor, contact_id: int, **changes: Any) -> Contact
     actor.require("update_customer_contact", "edit contacts")
     clean = _validate(_contact_checks(changes))
     with db.transaction() as s:
-        contact, _ = _owned(s, Contact, contact_id, "contact")
+        contact = _owned(s, Contact, contact_id, "contact")
         _apply(s, actor, contact, clean, "contact", lambda: f"Edited contact {contact.first_name} {contact.last_name}".strip())
         return _contact_view(contact)
 
@@ -676,7 +681,7 @@ def update_contact(db, actor: Actor, contact_id: int, **changes: Any) -> Contact
 def delete_contact(db, actor: Actor, contact_id: int) -> None:
     actor.require("delete_customer_contact", "remove contacts")
     with db.transaction() as s:
-        contact, _ = _owned(s, Contact, contact_id, "contact")
+        contact = _owned(s, Contact, contact_id, "contact")
         s.delete(contact)
         activity.record(
             s, actor, action="delete", entity_type="contact", entity_id=contact_id, customer_id=contact.customer_id,
@@ -734,7 +739,7 @@ def add_site(db, actor: Actor, customer_id: int, **values: Any) -> SiteView:
 def update_site(db, actor: Actor, site_id: int, **changes: Any) -> SiteView:
     actor.require("update_customer_site", "edit sites")
     with db.transaction() as s:
-        site, _ = _owned(s, Site, site_id, "site")
+        site = _owned(s, Site, site_id, "site")
         _apply(s, actor, site, _site_values(changes, site), "site", lambda: f"Edited site {site.name}")
         s.refresh(site)
         return _site_view(site)
@@ -743,7 +748,7 @@ def update_site(db, actor: Actor, site_id: int, **changes: Any) -> SiteView:
 def delete_site(db, actor: Actor, site_id: int) -> None:
     actor.require("delete_customer_site", "remove sites")
     with db.transaction() as s:
-        site, _ = _owned(s, Site, site_id, "site")
+        site = _owned(s, Site, site_id, "site")
         services = s.scalar(select(func.count()).select_from(Service).where(Service.site_id == site.id))
         if services:
             raise ServiceError(
@@ -765,12 +770,7 @@ def add_attribute(db, actor: Actor, customer_id: int, key: str, value: str) -> A
     clean = _validate({"key": lambda: rules.attribute_key(key), "value": lambda: rules.attribute_value(value)})
     with db.transaction() as s:
         customer = _customer(s, customer_id, writable=True)
-        taken = s.scalar(
-            select(CustomerAttribute.id).where(
-                CustomerAttribute.customer_id == customer.id, CustomerAttribute.key == clean["key"]
-            )
-        )
-        if taken:
+        if _attribute_key_taken(s, customer.id, clean["key"]):
             raise ValidationError({"key": f"{_label(customer)} already has an attribute {clean['key']}; edit that one instead."})
         attribute = CustomerAttribute(customer_id=customer.id, **clean)
         s.add(attribute)
@@ -800,14 +800,8 @@ def update_attribute(
             raise NotFound(f"Attribute {attribute_id} does not belong to customer {customer_id}." if attribute else
                            f"There is no attribute {attribute_id}.")
         customer = _customer(s, attribute.customer_id, writable=True)
-        if "key" in clean and clean["key"] != attribute.key:
-            taken = s.scalar(
-                select(CustomerAttribute.id).where(
-                    CustomerAttribute.customer_id == customer.id, CustomerAttribute.key == clean["key"]
-                )
-            )
-            if taken:
-                raise ValidationError({"key": f"{_label(customer)} already has an attribute {clean['key']}."})
+        if "key" in clean and clean["key"] != attribute.key and _attribute_key_taken(s, customer.id, clean["key"]):
+            raise ValidationError({"key": f"{_label(customer)} already has an attribute {clean['key']}."})
         _apply(s, actor, attribute, clean, "attribute", lambda: f"Changed attribute {attribute.key}")
         s.refresh(attribute)
         return _attribute_view(attribute)
@@ -816,7 +810,7 @@ def update_attribute(
 def delete_attribute(db, actor: Actor, attribute_id: int) -> None:
     actor.require("delete_customer_attribute", "remove attributes")
     with db.transaction() as s:
-        attribute, _ = _owned(s, CustomerAttribute, attribute_id, "attribute")
+        attribute = _owned(s, CustomerAttribute, attribute_id, "attribute")
         s.delete(attribute)
         activity.record(
             s, actor, action="delete", entity_type="attribute", entity_id=attribute_id,
@@ -859,7 +853,7 @@ def add_tag(db, actor: Actor, customer_id: int, **values: Any) -> TagView:
 def update_tag(db, actor: Actor, tag_id: int, **changes: Any) -> TagView:
     actor.require("update_customer_tag", "edit tags")
     with db.transaction() as s:
-        tag, _ = _owned(s, CustomerTag, tag_id, "tag")
+        tag = _owned(s, CustomerTag, tag_id, "tag")
         _apply(s, actor, tag, _tag_values(changes, tag), "tag", lambda: f"Edited tag {tag.label}")
         return _tag_view(tag)
 
@@ -867,7 +861,7 @@ def update_tag(db, actor: Actor, tag_id: int, **changes: Any) -> TagView:
 def delete_tag(db, actor: Actor, tag_id: int) -> None:
     actor.require("delete_customer_tag", "remove tags")
     with db.transaction() as s:
-        tag, _ = _owned(s, CustomerTag, tag_id, "tag")
+        tag = _owned(s, CustomerTag, tag_id, "tag")
         s.delete(tag)
         activity.record(
             s, actor, action="delete", entity_type="tag", entity_id=tag_id, customer_id=tag.customer_id,
