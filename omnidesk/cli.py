@@ -76,7 +76,7 @@ def _expected_error(exc: Exception) -> str | None:
     from omnidesk.config import ConfigError
     from omnidesk.db.embedded import EmbeddedServerError
     from omnidesk.db.engine import SchemaOutdated, SchemaTooNew
-    from omnidesk.errors import ServiceError, ValidationError
+    from omnidesk.errors import ServiceError, ValidationError, first_line
 
     if isinstance(exc, (CbspDecodeError, CbspEncodeError, SbcapDecodeError, SbcapEncodeError, JsonShapeError,
                         CbcInputError)):
@@ -86,12 +86,11 @@ def _expected_error(exc: Exception) -> str | None:
     if isinstance(exc, (ServiceError, ConfigError, SchemaTooNew, SchemaOutdated, EmbeddedServerError)):
         return str(exc)
     if isinstance(exc, OperationalError):
-        detail = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "connection failed"
-        return f"The database is not reachable ({detail})."
+        return f"The database is not reachable ({first_line(exc.orig, 'connection failed')})."
     import psycopg
 
     if isinstance(exc, psycopg.OperationalError):
-        return f"The database is not reachable ({str(exc).strip().splitlines()[0]})."
+        return f"The database is not reachable ({first_line(exc, 'connection failed')})."
     return None
 
 
@@ -226,11 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _database(settings):
-    """A Database for the configured URL (starting the embedded server if needed), schema not checked."""
-    from omnidesk.db.embedded import embedded_url
-    from omnidesk.db.engine import Database
+    """The configured database with its schema not yet checked (db status and upgrade report on it)."""
+    from omnidesk.db.engine import configured_database
 
-    return Database(settings.database_url or embedded_url(settings.data_dir), application_name="omnidesk-cli")
+    return configured_database(settings, application_name="omnidesk-cli")
 
 
 def _open(settings):
@@ -284,21 +282,13 @@ def db_status(args, settings) -> int:
 
 
 def db_stop(args, settings) -> int:
-    import subprocess
-    import warnings
-
-    from omnidesk.db.embedded import EmbeddedServerError, stop_embedded
+    from omnidesk.db.embedded import stop_embedded
 
     pgdata = settings.data_dir / "pgdata"
     if settings.database_url:
         print("OmniDesk is set to use a shared database server; there is no embedded server to stop.")
         return 0
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset
-            stopped = stop_embedded(settings.data_dir)
-    except subprocess.CalledProcessError as exc:
-        raise EmbeddedServerError(f"The embedded PostgreSQL in {pgdata} did not stop ({exc}). Its log is {pgdata / 'log'}.") from exc
+    stopped = stop_embedded(settings.data_dir)
     print(f"Stopped the embedded PostgreSQL in {pgdata}." if stopped else f"The embedded PostgreSQL in {pgdata} is not running.")
     return 0
 

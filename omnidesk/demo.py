@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from openlocationcode import openlocationcode as olc
 
-from omnidesk.errors import DatabaseUnavailable, ServiceError, ValidationError
+from omnidesk.errors import DatabaseUnavailable, ServiceError, ValidationError, first_line
 
 if TYPE_CHECKING:
     from omnidesk.auth import Actor
@@ -159,16 +159,16 @@ def load_demo_data(
     except psycopg.errors.InsufficientPrivilege as exc:
         raise DemoDataError(
             "Loading demo data needs a PostgreSQL superuser connection (it switches off per-row triggers "
-            f"for speed), and this connection is not one ({_first_line(exc)}). Nothing was written."
+            f"for speed), and this connection is not one ({first_line(exc, exc.__class__.__name__)}). Nothing was written."
         ) from exc
     except psycopg.errors.LockNotAvailable as exc:
         raise DemoDataError(
             "Another workstation is using the customer tables; demo data was not loaded. Try again when it is done."
         ) from exc
     except psycopg.OperationalError as exc:
-        raise DatabaseUnavailable(f"The database is not reachable ({_first_line(exc)}); no demo data was saved.") from exc
+        raise DatabaseUnavailable(f"The database is not reachable ({first_line(exc, exc.__class__.__name__)}); no demo data was saved.") from exc
     except psycopg.Error as exc:
-        raise DemoDataError(f"Demo data could not be loaded ({_first_line(exc)}); nothing was written.") from exc
+        raise DemoDataError(f"Demo data could not be loaded ({first_line(exc, exc.__class__.__name__)}); nothing was written.") from exc
     except BrokenProcessPool as exc:
         raise DemoDataError("The process formatting demo rows stopped unexpectedly; nothing was written.") from exc
     if summary.skipped:
@@ -181,11 +181,6 @@ def load_demo_data(
 def rebuilds_indexes(customers: int, existing: float) -> bool:
     """Whether dropping and recreating the secondary indexes beats maintaining them row by row."""
     return customers >= BULK_THRESHOLD and customers * 4 >= existing
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def _load(conn, actor: Actor, customers: int, seed: int, only_if_empty: bool, bulk: bool, workers: int, report: Progress) -> DemoSummary:

@@ -1,6 +1,12 @@
 """Exceptions whose message a back-office user can read and act on."""
 
 
+def first_line(exc: BaseException | None, fallback: str) -> str:
+    """The first line of an exception's text (drivers append hints and context below it)."""
+    text = str(exc).strip() if exc is not None else ""
+    return text.splitlines()[0] if text else fallback
+
+
 class ServiceError(Exception):
     """A use case was refused; the message says why and nothing was changed."""
 

@@ -42,15 +42,24 @@ def embedded_url(data_dir: Path, *, database: str = DATABASE_NAME, keep_running:
 
 def stop_embedded(data_dir: Path) -> bool:
     """Stop the embedded server if it runs; True when one was stopped."""
-    from pgserver._commands import pg_ctl
-    from pgserver.utils import PostmasterInfo
+    import subprocess
 
-    pgdata = (data_dir / "pgdata").resolve()
-    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
-    if info is None or not info.is_running():
-        return False
-    system_user = "pgserver" if _is_root() else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=system_user)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs, as in embedded_url
+        from pgserver._commands import pg_ctl
+        from pgserver.utils import PostmasterInfo
+
+        pgdata = (data_dir / "pgdata").resolve()
+        info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+        if info is None or not info.is_running():
+            return False
+        system_user = "pgserver" if _is_root() else None
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=system_user)
+        except subprocess.CalledProcessError as exc:
+            raise EmbeddedServerError(
+                f"The embedded PostgreSQL in {pgdata} did not stop ({exc}). Its log is {pgdata / 'log'}."
+            ) from exc
     return True
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from omnidesk.errors import DatabaseUnavailable
+from omnidesk.errors import DatabaseUnavailable, first_line
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Database:
                 yield session
         except OperationalError as exc:
             raise DatabaseUnavailable(
-                f"The database is not reachable ({_first_line(exc.orig)}); nothing was saved."
+                f"The database is not reachable ({first_line(exc.orig, 'connection lost')}); nothing was saved."
             ) from exc
 
     @contextlib.contextmanager
@@ -86,7 +86,7 @@ class Database:
                 yield session
                 session.rollback()
         except OperationalError as exc:
-            raise DatabaseUnavailable(f"The database is not reachable ({_first_line(exc.orig)}).") from exc
+            raise DatabaseUnavailable(f"The database is not reachable ({first_line(exc.orig, 'connection lost')}).") from exc
 
     def raw_connection_string(self) -> str:
         """A libpq connection string for psycopg (LISTEN connections, COPY)."""
@@ -141,20 +141,17 @@ class Database:
         self.engine.dispose()
 
 
-def _first_line(exc: BaseException | None) -> str:
-    return str(exc).strip().splitlines()[0] if exc and str(exc).strip() else "connection lost"
-
-
-def open_database(settings=None, *, upgrade: bool = True, application_name: str = "omnidesk") -> Database:
-    """Open the configured database (embedded when no URL is set) and make sure its schema fits."""
+def configured_database(settings=None, *, application_name: str = "omnidesk") -> Database:
+    """The configured database (starting the embedded server when no URL is set), schema not checked."""
     from omnidesk.config import load_settings
     from omnidesk.db.embedded import embedded_url
 
     settings = settings or load_settings()
-    url = settings.database_url or embedded_url(settings.data_dir)
-    db = Database(url, application_name=application_name)
+    return Database(settings.database_url or embedded_url(settings.data_dir), application_name=application_name)
+
+
+def open_database(settings=None, *, upgrade: bool = True, application_name: str = "omnidesk") -> Database:
+    """Open the configured database and make sure its schema fits."""
+    db = configured_database(settings, application_name=application_name)
     db.check_schema(upgrade=upgrade)
     return db
-
-
-
