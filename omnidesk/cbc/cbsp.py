@@ -462,6 +462,21 @@ class WarningType:
     emergency_user_alert: bool = True
     popup: bool = True
 
+    def to_bytes(self) -> bytes:
+        """The two octets (SBc-AP's Warning-Type is the same 16 bits); the caller checks kind is 0..127."""
+        return ((self.kind << 9) | (bool(self.emergency_user_alert) << 8) | (bool(self.popup) << 7)).to_bytes(2, "big")
+
+    @classmethod
+    def from_bytes(cls, octets: bytes) -> WarningType:
+        """Two octets -> WarningType; the 7 spare bits are ignored and unknown types stay plain numbers."""
+        raw = int.from_bytes(octets, "big")
+        kind: EtwsWarningType | int = raw >> 9
+        try:
+            kind = EtwsWarningType(kind)
+        except ValueError:
+            pass  # future types stay plain numbers
+        return cls(kind, bool(raw & 0x100), bool(raw & 0x80))
+
 
 # ---------------------------------------------------------------------------------------------
 # IE value codecs. An encoder gets the field value and returns the IE's value octets (no IEI, no
@@ -577,18 +592,12 @@ def _dec_emergency_indicator(octets: bytes, layout: RepetitionPeriodLayout) -> i
 def _enc_warning_type(value: Any, layout: RepetitionPeriodLayout) -> bytes:
     if not isinstance(value, WarningType):
         raise CbspEncodeError(f"{value!r} is not a WarningType")
-    kind = _u8(value.kind, "ETWS warning type", 127)
-    return ((kind << 9) | (bool(value.emergency_user_alert) << 8) | (bool(value.popup) << 7)).to_bytes(2, "big")
+    _u8(value.kind, "ETWS warning type", 127)
+    return value.to_bytes()
 
 
 def _dec_warning_type(octets: bytes, layout: RepetitionPeriodLayout) -> WarningType:
-    raw = (octets[0] << 8) | octets[1]
-    kind = raw >> 9
-    try:
-        kind = EtwsWarningType(kind)
-    except ValueError:
-        pass  # future types stay plain numbers
-    return WarningType(kind, bool(raw & 0x100), bool(raw & 0x80))
+    return WarningType.from_bytes(octets)
 
 
 def _enc_security_information(value: Any, layout: RepetitionPeriodLayout) -> bytes:

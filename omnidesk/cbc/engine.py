@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Coroutine, Iterable, Mapping, Sequence
 
 from omnidesk.cbc import cbsp, sbcap
-from omnidesk.cbc.links import LinkEvent, LinkState, LinkTimers, PeerLink
+from omnidesk.cbc.links import UP_STATES, LinkEvent, LinkState, LinkTimers, PeerLink
 from omnidesk.cbc.message_fsm import FINAL, WarningEvent, WarningMessage, WarningState
 from omnidesk.cbc.pages import MAX_PAGES, GeographicalScope, PageError, SerialNumber, build_pages, measure
 from omnidesk.cbc.peer_fsm import (
@@ -59,6 +59,7 @@ from omnidesk.cbc.peer_fsm import (
     PeerWarningState,
     SbcapTarget,
     WarningContent,
+    cause_name,
     cell_label,
 )
 from omnidesk.cbc.period import MAX_REPETITION_PERIOD, RepetitionPeriodLayout
@@ -233,7 +234,7 @@ class PeerStatus:
 
     @property
     def is_up(self) -> bool:
-        return self.state in (LinkState.UP, LinkState.KEEPALIVE_PENDING)
+        return self.state in UP_STATES
 
 
 @dataclass(frozen=True)
@@ -558,7 +559,7 @@ class CellBroadcastCentre:
         if isinstance(message, (cbsp.Failure, sbcap.PwsFailureIndication)):
             if isinstance(message, cbsp.Failure):
                 cells = [f.cell for f in message.failure_list]
-                cause = ", ".join(sorted({f.cause.name.lower().replace("_", "-") for f in message.failure_list}))
+                cause = ", ".join(sorted({cause_name(f.cause) for f in message.failure_list}))
             else:
                 cells, cause = list(message.failed_cells), "pws-failure-indication"
             self._emit(CbcEvent(EventKind.PEER_FAILURE, peer=name, detail=f"{len(cells)} cell(s) failed: {cause}"))
@@ -664,15 +665,14 @@ class CellBroadcastCentre:
         """Encode every PDU now, so a value no codec accepts is refused before anything is sent."""
         with self._configs_lock:
             configs = dict(self._configs)
-        chosen = targets if targets is not None else {
-            name: (cbsp.CellList.whole_bss() if c.protocol == CBSP else SbcapTarget()) for name, c in configs.items()}
-        checked: set[tuple[str, bool]] = set()
+        chosen = targets if targets is not None else {name: _whole_target(c.protocol) for name, c in configs.items()}
+        checked: set[str] = set()  # with no targets, one peer per protocol stands for all
         for name, target in chosen.items():
             config = configs[name]
-            shape = (config.protocol, targets is None)
-            if shape in checked and targets is None:
-                continue
-            checked.add(shape)
+            if targets is None:
+                if config.protocol in checked:
+                    continue
+                checked.add(config.protocol)
             probe = PeerWarning(0, name, config.protocol, target, _never_send, lambda *a: None)
             try:
                 for pdu in probe.pdus_for(content):
@@ -707,8 +707,7 @@ class CellBroadcastCentre:
             names = [name for name, peer in self._peers.items() if peer.link.is_up]
             if not names:
                 raise NoPeerConnectedError("No peer is connected, so the warning reached no cell; nothing was sent.")
-            targets = {name: (cbsp.CellList.whole_bss() if self._peers[name].config.protocol == CBSP
-                              else SbcapTarget()) for name in names}
+            targets = {name: _whole_target(self._peers[name].config.protocol) for name in names}
         warning = WarningMessage(warning_id, content, self.timers.warning_timeout, self._warning_changed)
         for name, target in targets.items():
             peer = self._peers.get(name)
@@ -809,6 +808,11 @@ class CellBroadcastCentre:
         self._emit(CbcEvent(EventKind.PEER_WARNING_STATE, peer=child.peer, warning_id=warning.warning_id,
                             state=child.state.value, event=event.value, detail=detail))
         warning.child_changed(child, event, detail)
+
+
+def _whole_target(protocol: str) -> Any:
+    """No targets given: every cell of the peer (BSS-wide cell list on CBSP, no warning area on SBc-AP)."""
+    return cbsp.CellList.whole_bss() if protocol == CBSP else SbcapTarget()
 
 
 async def _never_send(message: Any) -> None:

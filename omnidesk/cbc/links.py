@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -132,7 +131,6 @@ class PeerLink:
         self.remote = ""
         self.failures = 0  # connection attempts failed in a row
         self.ups = 0  # times the link came up
-        self.next_attempt_at: float | None = None
         self._connection: PeerConnection | None = None
         self._task: asyncio.Task | None = None
         self._serving: asyncio.Task | None = None
@@ -227,10 +225,8 @@ class PeerLink:
             if self._stopped:
                 return
             delay = self.timers.backoff(self.failures - 1 if self.failures else 0)
-            self.next_attempt_at = time.monotonic() + delay
             self._set(LinkState.BACKING_OFF, LinkEvent.CONNECT_FAILED, f"{reason}; retrying in {delay:g} s")
             await asyncio.sleep(delay)
-            self.next_attempt_at = None
 
     async def _serve_and_relisten(self, connection: PeerConnection) -> None:
         await self._serve(connection)
@@ -243,7 +239,6 @@ class PeerLink:
         """Run one connection to its end; True if the link came UP on it."""
         self._connection = connection
         self.remote = connection.remote
-        reached_up = False
         loop = asyncio.get_running_loop()
         receiver = loop.create_task(self._receive(connection))
         supervisor = loop.create_task(self._supervise(connection))
@@ -356,8 +351,3 @@ class PeerLink:
                 await connection.send(sbcap.ErrorIndication(cause))
         except (ConnectionClosed, ValueError):
             pass
-
-    def describe(self) -> dict[str, Any]:
-        return {"state": self.state.value, "reason": self.last_reason, "remote": self.remote,
-                "failures": self.failures, "ups": self.ups}
-

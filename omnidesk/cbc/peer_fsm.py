@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "PeerWarningState", "PeerWarningEvent", "CellOutcome", "CellResult", "Broadcast", "WarningContent",
-    "SbcapTarget", "PeerWarning", "cell_label",
+    "SbcapTarget", "PeerWarning", "cell_label", "cause_name",
 ]
 
 
@@ -148,8 +148,14 @@ def cell_label(cell: Any) -> str:
     return str(cell)
 
 
-def _cause_name(cause: Any) -> str:
+def cause_name(cause: Any) -> str:
     return cause.name.lower().replace("_", "-") if isinstance(cause, enum.Enum) else f"cause {cause}"
+
+
+def _area_entries(area: Any) -> list[Any]:
+    """Every cell entry of a Broadcast-Scheduled / Broadcast-Cancelled-Area-List: cells, then per TA, then per EA."""
+    return list(area.cells) + [c for t in area.tracking_areas for c in t.cells] \
+        + [c for e in area.emergency_areas for c in e.cells]
 
 
 class PeerWarning:
@@ -298,6 +304,12 @@ class PeerWarning:
             completed = previous.broadcasts_completed
         self.cells[(language, cell)] = CellResult(cell, language, outcome, cause, completed)
 
+    def _mark_stopped(self, language: str | None) -> None:
+        """The peer stopped this language's broadcast: its cells that took it now show STOPPED."""
+        for key, result in list(self.cells.items()):
+            if key[0] == language and result.outcome is CellOutcome.SUCCESS:
+                self.cells[key] = replace(result, outcome=CellOutcome.STOPPED)
+
     def _completed(self, language: str | None, completed: Any, outcome: CellOutcome | None = None) -> None:
         if completed is None:
             return
@@ -325,11 +337,11 @@ class PeerWarning:
             self._completed(language, message.broadcasts_completed)
             failures = message.failure_list if isinstance(message, cbsp.WriteReplaceFailure) else ()
             for failure in failures:
-                self._result(language, cell_label(failure.cell), CellOutcome.FAILURE, _cause_name(failure.cause))
+                self._result(language, cell_label(failure.cell), CellOutcome.FAILURE, cause_name(failure.cause))
             if ok_cells:
                 self._installed += 1
             if failures:
-                causes = sorted({_cause_name(f.cause) for f in failures})
+                causes = sorted({cause_name(f.cause) for f in failures})
                 self._refusals.append(f"{language or 'text'}: {len(failures)} cell(s) refused ({', '.join(causes)})")
             self._maybe_finish()
             return True
@@ -342,18 +354,15 @@ class PeerWarning:
             self._completed(language, message.broadcasts_completed, CellOutcome.STOPPED)
             if message.cell_list is not None:
                 for cell in message.cell_list.cells:
-                    previous = self.cells.get((language, cell_label(cell)))
-                    self._result(language, cell_label(cell), CellOutcome.STOPPED, None,
-                                 previous.broadcasts_completed if previous else None)
-            for (lang, label), result in list(self.cells.items()):
-                if lang == language and result.outcome is CellOutcome.SUCCESS and isinstance(message, cbsp.KillComplete):
-                    self.cells[(lang, label)] = replace(result, outcome=CellOutcome.STOPPED)
+                    self._result(language, cell_label(cell), CellOutcome.STOPPED)  # keeps the completed count
+            if isinstance(message, cbsp.KillComplete):
+                self._mark_stopped(language)
             if isinstance(message, cbsp.KillFailure):
                 real = [f for f in message.failure_list if f.cause != cbsp.Cause.MESSAGE_REFERENCE_NOT_IDENTIFIED]
                 for failure in message.failure_list:
-                    self._result(language, cell_label(failure.cell), CellOutcome.FAILURE, _cause_name(failure.cause))
+                    self._result(language, cell_label(failure.cell), CellOutcome.FAILURE, cause_name(failure.cause))
                 if real:
-                    causes = sorted({_cause_name(f.cause) for f in real})
+                    causes = sorted({cause_name(f.cause) for f in real})
                     self._refusals.append(f"{language or 'text'}: KILL refused in {len(real)} cell(s) "
                                           f"({', '.join(causes)})")
             self._maybe_finish()
@@ -378,11 +387,11 @@ class PeerWarning:
                 return False
             for tai in message.unknown_tracking_areas:
                 self._result(broadcast.language, cell_label(tai), CellOutcome.FAILURE,
-                             _cause_name(sbcap.Cause.TRACKING_AREA_NOT_VALID))
+                             cause_name(sbcap.Cause.TRACKING_AREA_NOT_VALID))
             if message.accepted:
                 self._installed += 1
             else:
-                self._refusals.append(f"{broadcast.language or 'text'}: refused ({_cause_name(message.cause)})")
+                self._refusals.append(f"{broadcast.language or 'text'}: refused ({cause_name(message.cause)})")
             self._maybe_finish()
             return True
         if isinstance(message, sbcap.StopWarningResponse):
@@ -390,29 +399,23 @@ class PeerWarning:
             if broadcast is None:
                 return False
             if not message.accepted and message.cause != sbcap.Cause.VALID_MESSAGE_NOT_IDENTIFIED:
-                self._refusals.append(f"{broadcast.language or 'text'}: stop refused ({_cause_name(message.cause)})")
+                self._refusals.append(f"{broadcast.language or 'text'}: stop refused ({cause_name(message.cause)})")
             else:
-                for (lang, label), result in list(self.cells.items()):
-                    if lang == broadcast.language and result.outcome is CellOutcome.SUCCESS:
-                        self.cells[(lang, label)] = replace(result, outcome=CellOutcome.STOPPED)
+                self._mark_stopped(broadcast.language)
             self._maybe_finish()
             return True
         broadcast = next((b for b in self.content.broadcasts if b.key == key), None) if key else None
         if isinstance(message, sbcap.WriteReplaceWarningIndication) and broadcast is not None:
             area = message.broadcast_scheduled_area_list
             if area is not None:
-                cells = list(area.cells) + [c for t in area.tracking_areas for c in t.cells] \
-                    + [c for e in area.emergency_areas for c in e.cells]
-                for cell in cells:
+                for cell in _area_entries(area):
                     self._result(broadcast.language, cell_label(cell), CellOutcome.SUCCESS)
             self._move(self.state, PeerWarningEvent.INDICATION, "broadcast scheduled")
             return True
         if isinstance(message, sbcap.StopWarningIndication) and broadcast is not None:
             area = message.broadcast_cancelled_area_list
             if area is not None:
-                cancelled = list(area.cells) + [c for t in area.tracking_areas for c in t.cells] \
-                    + [c for e in area.emergency_areas for c in e.cells]
-                for entry in cancelled:
+                for entry in _area_entries(area):
                     self._result(broadcast.language, cell_label(entry.cell), CellOutcome.STOPPED, None,
                                  entry.number_of_broadcasts)
             self._move(self.state, PeerWarningEvent.INDICATION, "broadcast cancelled")

@@ -1000,18 +1000,8 @@ def _warning_type_to(value: Any, what: str) -> bytes:
     """TS 23.041 §9.3.24: warning type value (7 bits), emergency user alert, popup, 7 spare bits; the
     same 16 bits as CBSP's layout."""
     _kind(value, WarningType, what)
-    kind = _int(value.kind, 0, 127, f"{what} ETWS warning type")
-    return ((kind << 9) | (bool(value.emergency_user_alert) << 8) | (bool(value.popup) << 7)).to_bytes(2, "big")
-
-
-def _warning_type_from(octets: bytes) -> WarningType:
-    raw = int.from_bytes(octets, "big")
-    kind: EtwsWarningType | int = raw >> 9
-    try:
-        kind = EtwsWarningType(kind)
-    except ValueError:
-        pass  # future types stay plain numbers
-    return WarningType(kind, bool(raw & 0x100), bool(raw & 0x80))
+    _int(value.kind, 0, 127, f"{what} ETWS warning type")
+    return value.to_bytes()
 
 
 def _content_to(value: Any, what: str) -> bytes:
@@ -1184,7 +1174,7 @@ class WriteReplaceWarningRequest(SbcapMessage):
             _Codec(lambda v, w: _int(v, 4096, MAX_EXTENDED_REPETITION_PERIOD, w), int)),
         _Ie(IeId.NUMBER_OF_BROADCASTS_REQUESTED, "reject", "Number-of-Broadcasts-Requested",
             "number_of_broadcasts_requested", _M, _Codec(lambda v, w: _int(v, 0, 0xFFFF, w), int)),
-        _Ie(IeId.WARNING_TYPE, "ignore", "Warning-Type", "warning_type", _O, _Codec(_warning_type_to, _warning_type_from)),
+        _Ie(IeId.WARNING_TYPE, "ignore", "Warning-Type", "warning_type", _O, _Codec(_warning_type_to, WarningType.from_bytes)),
         _Ie(IeId.WARNING_SECURITY_INFORMATION, "ignore", "Warning-Security-Information", "warning_security_information",
             _O, _Codec(lambda v, w: _octets(v, 50, 50, w), bytes)),
         _Ie(IeId.DATA_CODING_SCHEME, "ignore", "Data-Coding-Scheme", "data_coding_scheme", _O,
