@@ -66,19 +66,14 @@ def main() -> int:
     print(f"first rows shown: {first_ms:.0f} ms (target < {FIRST_ROWS_TARGET_MS} ms)")
     print(f"count known:      {counted_ms:.0f} ms")
 
-    table, bar = ws.table, ws.table.verticalScrollBar()
-
-    def visible_loaded() -> bool:
-        rows = inspection.visible_rows(table)
-        return len(rows) > 0 and all(model.row_at(r) is not None for r in rows)
-
+    bar = ws.table.verticalScrollBar()
     step_ms: list[float] = []
     peak_rss = process.memory_info().rss
     held_max = 0
     for i in range(1, args.steps + 1):
         t = time.perf_counter()
         bar.setValue(round(bar.maximum() * i / args.steps))
-        if not inspection.wait_until(visible_loaded, 60):
+        if not inspection.wait_until(lambda: inspection.visible_rows_loaded(ws.table), 60):
             print(f"step {i}: rows did not load within 60 s", file=sys.stderr)
             return 1
         step_ms.append((time.perf_counter() - t) * 1000)

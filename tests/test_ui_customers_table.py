@@ -51,11 +51,6 @@ def names(ws: CustomersWorkspace) -> list[str | None]:
     return [row.name if (row := model.row_at(r)) else None for r in range(model.rowCount())]
 
 
-def visible_loaded(ws: CustomersWorkspace) -> bool:
-    rows = inspection.visible_rows(ws.table)
-    return len(rows) > 0 and all(ws.model.row_at(r) is not None for r in rows)
-
-
 def test_a_customer_created_on_another_connection_appears_without_any_refresh(qtbot, db, admin):
     service.create_customer(db, admin, name="Alice Here")
     live = LiveUpdates.for_database(db)
@@ -113,7 +108,7 @@ def test_scrolling_to_the_end_of_5000_customers_holds_at_most_the_page_cap(qtbot
     while value < bar.maximum():
         value = min(bar.maximum(), value + bar.pageStep() * 3)
         bar.setValue(value)
-        qtbot.waitUntil(lambda: visible_loaded(ws), timeout=10_000)
+        qtbot.waitUntil(lambda: inspection.visible_rows_loaded(ws.table), timeout=10_000)
         assert len(model.cached_pages()) <= 6
     assert model.max_pages_held <= 6
     assert 6 <= len(set(model.pages_read)) <= 25
@@ -127,9 +122,9 @@ def test_jumping_to_the_end_reads_only_the_pages_on_screen(qtbot, db, admin):
     insert_customers(db, 5000)
     ws = workspace(qtbot, db, admin, page_size=200, max_pages=6)
     model = ws.model
-    qtbot.waitUntil(lambda: model.count == 5000 and visible_loaded(ws), timeout=10_000)
+    qtbot.waitUntil(lambda: model.count == 5000 and inspection.visible_rows_loaded(ws.table), timeout=10_000)
     ws.table.scrollToBottom()
-    qtbot.waitUntil(lambda: visible_loaded(ws), timeout=10_000)
+    qtbot.waitUntil(lambda: inspection.visible_rows_loaded(ws.table), timeout=10_000)
     assert set(model.pages_read) <= {0, 23, 24}, model.pages_read
     untouched = model.index(2500, 1).data()  # the middle was never on screen, so it is not loaded
     assert untouched == PLACEHOLDER
@@ -237,7 +232,7 @@ def test_a_broad_search_lists_up_to_the_count_cap_and_asks_to_refine(qtbot, db, 
     qtbot.waitUntil(lambda: ws.model.count_capped and ws.model.rowCount() == 250, timeout=10_000)
     assert ws.count_label.text() == "250+ customers found: refine the search to see the rest"
     ws.table.scrollToBottom()
-    qtbot.waitUntil(lambda: visible_loaded(ws), timeout=10_000)
+    qtbot.waitUntil(lambda: inspection.visible_rows_loaded(ws.table), timeout=10_000)
     expected = [r.name for r in service.list_customers(db, admin, search="customer", offset=240, limit=10)]
     assert [ws.model.row_at(r).name for r in range(240, 250)] == expected
     ws.model.update_query(search="customer 59")

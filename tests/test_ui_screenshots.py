@@ -59,6 +59,12 @@ def saved_picture(widget, name: str) -> QImage:
     return image
 
 
+def shown(qtbot, dialog):
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
 def retype(qtbot, edit, text: str) -> None:
     edit.setFocus()
     edit.selectAll()
@@ -107,9 +113,7 @@ def test_each_dialog_with_its_messages(qtbot, db, admin):
     acme = sample_customers(db, admin)
     detail = service.get_customer(db, admin, acme.id)
 
-    new = CustomerDialog(None, db, admin)
-    qtbot.addWidget(new)
-    new.show()
+    new = shown(qtbot, CustomerDialog(None, db, admin))
     retype(qtbot, new.name, "A")
     retype(qtbot, new.name, "")
     retype(qtbot, new.credit_limit, "12.345")
@@ -118,20 +122,14 @@ def test_each_dialog_with_its_messages(qtbot, db, admin):
     assert not new.save_button.isEnabled()
     saved_picture(new, "dialog_customer_new_invalid")
 
-    edit = CustomerDialog(None, db, admin, detail)
-    qtbot.addWidget(edit)
-    edit.show()
+    edit = shown(qtbot, CustomerDialog(None, db, admin, detail))
     saved_picture(edit, "dialog_customer_edit")
 
-    contact = ContactDialog(None, db, admin, acme.id, detail.contacts[0])
-    qtbot.addWidget(contact)
-    contact.show()
+    contact = shown(qtbot, ContactDialog(None, db, admin, acme.id, detail.contacts[0]))
     retype(qtbot, contact.email, "not an address")
     saved_picture(contact, "dialog_contact_invalid")
 
-    site = SiteDialog(None, db, admin, acme.id)
-    qtbot.addWidget(site)
-    site.show()
+    site = shown(qtbot, SiteDialog(None, db, admin, acme.id))
     retype(qtbot, site.name, "Head office")
     retype(qtbot, site.latitude, "91")
     retype(qtbot, site.longitude, "-0.1278")
@@ -139,18 +137,14 @@ def test_each_dialog_with_its_messages(qtbot, db, admin):
     retype(qtbot, site.latitude, "51.5074")
     saved_picture(site, "dialog_site_plus_code")
 
-    attribute = AttributeDialog(None, db, admin, acme.id)
-    qtbot.addWidget(attribute)
-    attribute.show()
+    attribute = shown(qtbot, AttributeDialog(None, db, admin, acme.id))
     retype(qtbot, attribute.key, "preferred_language")
     retype(qtbot, attribute.value_edit, "fr")
     attribute.save()
     qtbot.waitUntil(lambda: attribute.error_text("key") != "", timeout=10_000)
     saved_picture(attribute, "dialog_attribute_duplicate")
 
-    tag = TagDialog(None, db, admin, acme.id)
-    qtbot.addWidget(tag)
-    tag.show()
+    tag = shown(qtbot, TagDialog(None, db, admin, acme.id))
     retype(qtbot, tag.label, "Priority support")
     retype(qtbot, tag.colour, "#0969DA")
     retype(qtbot, tag.link, "crm.example")

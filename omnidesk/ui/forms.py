@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from omnidesk.customers.rules import FieldError
 from omnidesk.errors import ServiceError, ValidationError
 from omnidesk.ui import ops
+from omnidesk.ui.widgets import set_style_property
 
 
 class OptionalDateEdit(QWidget):
@@ -207,9 +208,7 @@ class FormDialog(QDialog):
             field.server_error = ""
             self.validate()
 
-        if isinstance(widget, QLineEdit):
-            widget.textChanged.connect(edited)
-        elif isinstance(widget, QPlainTextEdit):
+        if isinstance(widget, (QLineEdit, QPlainTextEdit)):
             widget.textChanged.connect(edited)
         elif isinstance(widget, QComboBox):
             widget.currentTextChanged.connect(edited)
@@ -251,9 +250,7 @@ class FormDialog(QDialog):
             shown = message if (field.touched or field.server_error) else ""
             field.error.setText(shown)
             field.error.setVisible(bool(shown))
-            field.widget.setProperty("invalid", bool(shown))
-            field.widget.style().unpolish(field.widget)
-            field.widget.style().polish(field.widget)
+            set_style_property(field.widget, "invalid", bool(shown))
         self.save_button.setEnabled(ok and not self._saving)
         self._fit()
         return ok

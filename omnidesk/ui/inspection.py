@@ -44,6 +44,13 @@ def visible_rows(table: QTableView) -> range:
     return range(first, last + 1)
 
 
+def visible_rows_loaded(table: QTableView) -> bool:
+    """True once every row on screen in `table` has its data (its model pages rows in: `row_at`)."""
+    rows = visible_rows(table)
+    model = table.model()
+    return len(rows) > 0 and all(model.row_at(r) is not None for r in rows)
+
+
 def grab(widget: QWidget, name: str) -> Path:
     """Render `widget` (offscreen works) to artifacts/screenshots/<name>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from omnidesk.ui import ops
+from omnidesk.ui.widgets import set_style_property
 
 if TYPE_CHECKING:
     from omnidesk.ui.customers.workspace import CustomersWorkspace
@@ -132,9 +133,7 @@ class MainWindow(QMainWindow):
 
     def _live_state(self, connected: bool, message: str) -> None:
         self.live_label.setText("● Live updates" if connected else "○ Live updates: off")
-        self.live_label.setProperty("connected", connected)
-        self.live_label.style().unpolish(self.live_label)
-        self.live_label.style().polish(self.live_label)
+        set_style_property(self.live_label, "connected", connected)
         self.live_label.setToolTip(message[:1].upper() + message[1:])
 
     def _show_message(self, text: str) -> None:

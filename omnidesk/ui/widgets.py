@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QMouseEvent
-from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QWidget
 
 STATUS_BADGE_COLOURS = {
     "pending": ("#fff8c5", "#7d4e00"),
@@ -13,6 +13,20 @@ STATUS_BADGE_COLOURS = {
     "closed": ("#eaeef2", "#424a53"),
     "archived": ("#eaeef2", "#424a53"),
 }
+
+
+def humane(value: str) -> str:
+    """A stored value such as "pending_cancellation" as the user reads it: "Pending cancellation"."""
+    return value.replace("_", " ").capitalize()
+
+
+def set_style_property(widget: QWidget, name: str, value) -> None:
+    """Set a property the stylesheet selects on, and re-apply the style when it changed."""
+    if widget.property(name) == value:
+        return
+    widget.setProperty(name, value)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
 
 
 def readable_text_colour(background: QColor) -> str:
@@ -63,7 +77,7 @@ class StatusBadge(QLabel):
 
     def set_status(self, status: str) -> None:
         background, foreground = STATUS_BADGE_COLOURS.get(status, ("#eaeef2", "#424a53"))
-        self.setText(status.replace("_", " ").capitalize())
+        self.setText(humane(status))
         self.setStyleSheet(
             f"QLabel#statusBadge {{ background: {background}; color: {foreground}; border: 1px solid {foreground}33;"
             " border-radius: 9px; padding: 2px 10px; font-weight: 600; }"
@@ -132,8 +146,3 @@ class FlowLayout(QLayout):
             x += hint.width() + self._spacing
             line_height = max(line_height, hint.height())
         return y + line_height - rect.y()
-
-
-def expanding(widget: QWidget) -> QWidget:
-    widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-    return widget

@@ -31,7 +31,7 @@ from omnidesk.errors import NotFound
 from omnidesk.ui import ops
 from omnidesk.ui.customers import operations
 from omnidesk.ui.customers.dialogs import AttributeDialog, ContactDialog, CustomerDialog, SiteDialog, TagDialog
-from omnidesk.ui.widgets import FlowLayout, StatusBadge, TagPill
+from omnidesk.ui.widgets import FlowLayout, StatusBadge, TagPill, humane, readable_text_colour
 
 
 def when(value: dt.datetime | dt.date | None) -> str:
@@ -40,10 +40,6 @@ def when(value: dt.datetime | dt.date | None) -> str:
     if isinstance(value, dt.datetime):
         return value.astimezone().strftime("%Y-%m-%d %H:%M")
     return value.isoformat()
-
-
-def humane(value: str) -> str:
-    return value.replace("_", " ").capitalize()
 
 
 class RecordSection(QWidget):
@@ -140,10 +136,9 @@ class RecordSection(QWidget):
 
 def _colour_item(colour: str) -> QTableWidgetItem:
     item = QTableWidgetItem(f"#{colour}")
-    item.setBackground(QColor(f"#{colour}"))
-    from omnidesk.ui.widgets import readable_text_colour
-
-    item.setForeground(QColor(readable_text_colour(QColor(f"#{colour}"))))
+    background = QColor(f"#{colour}")
+    item.setBackground(background)
+    item.setForeground(QColor(readable_text_colour(background)))
     return item
 
 
@@ -163,7 +158,6 @@ class CustomerDetailView(QWidget):
         self.db, self.actor = db, actor
         self.customer_id: int | None = None
         self.detail: CustomerDetail | None = None
-        self.activity: list[ActivityView] = []
         self._request = 0
         self._reload_timer = QTimer(self, singleShot=True, interval=150)
         self._reload_timer.timeout.connect(self.reload)
@@ -312,30 +306,22 @@ class CustomerDetailView(QWidget):
         return page
 
     def _wire_sections(self) -> None:
-        def dialog_opener(kind):
-            return lambda record=None: self._open_dialog(kind(self, self.db, self.actor, self.customer_id, record))
+        for section, dialog, question, delete in (
+            (self.contacts, ContactDialog, lambda c: f"Remove the {c.contact_type} contact {c.full_name}?",
+             operations.delete_contact),
+            (self.sites, SiteDialog, lambda s: f"Remove the site {s.name}?", operations.delete_site),
+            (self.attributes, AttributeDialog, lambda a: f"Remove the attribute {a.key} ({a.value})?",
+             operations.delete_attribute),
+            (self.tag_section, TagDialog, lambda t: f"Remove the tag {t.label}?", operations.delete_tag),
+        ):
+            def open_dialog(record=None, dialog=dialog) -> None:
+                self._open_dialog(dialog(self, self.db, self.actor, self.customer_id, record))
 
-        self.contacts.add_requested.connect(dialog_opener(ContactDialog))
-        self.contacts.edit_requested.connect(dialog_opener(ContactDialog))
-        self.sites.add_requested.connect(dialog_opener(SiteDialog))
-        self.sites.edit_requested.connect(dialog_opener(SiteDialog))
-        self.attributes.add_requested.connect(dialog_opener(AttributeDialog))
-        self.attributes.edit_requested.connect(dialog_opener(AttributeDialog))
-        self.tag_section.add_requested.connect(dialog_opener(TagDialog))
-        self.tag_section.edit_requested.connect(dialog_opener(TagDialog))
-
-        self.contacts.delete_requested.connect(
-            lambda c: self._confirm_delete(f"Remove the {c.contact_type} contact {c.full_name}?", operations.delete_contact, c)
-        )
-        self.sites.delete_requested.connect(
-            lambda s: self._confirm_delete(f"Remove the site {s.name}?", operations.delete_site, s)
-        )
-        self.attributes.delete_requested.connect(
-            lambda a: self._confirm_delete(f"Remove the attribute {a.key} ({a.value})?", operations.delete_attribute, a)
-        )
-        self.tag_section.delete_requested.connect(
-            lambda t: self._confirm_delete(f"Remove the tag {t.label}?", operations.delete_tag, t)
-        )
+            section.add_requested.connect(open_dialog)
+            section.edit_requested.connect(open_dialog)
+            section.delete_requested.connect(
+                lambda record, question=question, delete=delete: self._confirm_delete(question(record), delete, record)
+            )
 
     # --- loading ---
 
@@ -384,7 +370,7 @@ class CustomerDetailView(QWidget):
         self.stack.setCurrentWidget(self.message)
 
     def _apply(self, detail: CustomerDetail, activity: list[ActivityView]) -> None:
-        self.detail, self.activity = detail, activity
+        self.detail = detail
         self.name_label.setText(detail.name)
         self.id_label.setText(f"Customer {detail.id}")
         self.status_badge.set_status(detail.status)
@@ -421,15 +407,13 @@ class CustomerDetailView(QWidget):
         self.archive_button.setVisible(not detail.archived)
         self.restore_button.setVisible(detail.archived)
 
-        self.contacts.set_records(detail.contacts)
-        self.sites.set_records(detail.sites)
-        self.attributes.set_records(detail.attributes)
-        self.tag_section.set_records(detail.tags)
-        for section in (self.contacts, self.sites, self.attributes, self.tag_section):
+        for title, section, records in (
+            ("Contacts", self.contacts, detail.contacts), ("Sites", self.sites, detail.sites),
+            ("Attributes", self.attributes, detail.attributes), ("Tags", self.tag_section, detail.tags),
+        ):
+            section.set_records(records)
             section.set_editable(editable)
-        for title, count in (("Contacts", len(detail.contacts)), ("Sites", len(detail.sites)),
-                             ("Attributes", len(detail.attributes)), ("Tags", len(detail.tags))):
-            self.tabs.setTabText(self.TABS.index(title), f"{title} ({count})" if count else title)
+            self.tabs.setTabText(self.TABS.index(title), f"{title} ({len(records)})" if records else title)
 
         self.activity_table.setRowCount(len(activity))
         for r, entry in enumerate(activity):

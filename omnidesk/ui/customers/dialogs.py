@@ -23,7 +23,7 @@ from omnidesk.customers import rules, service
 from omnidesk.customers.service import AttributeView, ContactView, CustomerDetail, SiteView, TagView
 from omnidesk.db.models import ACCOUNT_TYPES, CONTACT_TYPES, PAYMENT_TYPES
 from omnidesk.ui.forms import FormDialog, OptionalDateEdit, aware, text_of, to_qdatetime
-from omnidesk.ui.widgets import TagPill
+from omnidesk.ui.widgets import TagPill, humane, set_style_property
 
 CURRENCIES = ("GBP", "EUR", "USD", "CHF", "SEK", "NOK", "DKK", "PLN", "ZAR", "KES", "NGN")
 
@@ -31,7 +31,7 @@ CURRENCIES = ("GBP", "EUR", "USD", "CHF", "SEK", "NOK", "DKK", "PLN", "ZAR", "KE
 def choices(options: tuple[str, ...], current: str | None = None) -> QComboBox:
     box = QComboBox()
     for option in options:
-        box.addItem(option.replace("_", " ").capitalize(), option)
+        box.addItem(humane(option), option)
     if current is not None:
         box.setCurrentIndex(max(0, box.findData(current)))
     return box
@@ -91,10 +91,9 @@ class CustomerDialog(FormDialog):
             line(d.tax_identifier if d else "", placeholder="VAT or company number", max_length=64),
             lambda: rules.optional_text(self.tax_identifier.text(), "Tax identifier", 64) or None,
         )
-        self.contract_start = self.add_field("contract_start_date", "Contract start", OptionalDateEdit())
-        self.contract_end = self.add_field("contract_end_date", "Contract end", OptionalDateEdit())
-        self._fields["contract_start_date"].check = self.contract_start.value
-        self._fields["contract_end_date"].check = self.contract_end.value
+        self.contract_start, self.contract_end = OptionalDateEdit(), OptionalDateEdit()
+        self.add_field("contract_start_date", "Contract start", self.contract_start, self.contract_start.value)
+        self.add_field("contract_end_date", "Contract end", self.contract_end, self.contract_end.value)
         if d:
             self.contract_start.set_value(d.contract_start_date)
             self.contract_end.set_value(d.contract_end_date)
@@ -135,11 +134,7 @@ class CustomerDialog(FormDialog):
         return rules.required_text(self.first_name.text(), "First name", rules.CONTACT_NAME_MAX)
 
     def customer_values(self) -> dict[str, Any]:
-        keys = (
-            "name", "account_type", "payment_type", "currency", "credit_limit", "tax_identifier",
-            "contract_start_date", "contract_end_date", "notes",
-        )
-        return {k: self.value(k) for k in keys}
+        return {k: self.value(k) for k in service.CUSTOMER_FIELDS}
 
     def operation(self):
         db, actor, values = self.db, self.actor, self.customer_values()
@@ -237,9 +232,10 @@ class SiteDialog(FormDialog):
         self.plus_code = QLabel(objectName="plusCode")
         self.plus_code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.add_row("Plus code", self.plus_code)
+        note_label, note_max = service.SITE_TEXT_FIELDS["address_note"]
         self.address_note = self.add_field(
-            "address_note", "Address note", notes_box(s.address_note if s else "", 56),
-            lambda: rules.optional_text(self.address_note.toPlainText(), "Address note", 2000),
+            "address_note", note_label, notes_box(s.address_note if s else "", 56),
+            lambda: rules.optional_text(self.address_note.toPlainText(), note_label, note_max),
             hint="Directions for engineers, e.g. gate code or which building.",
         )
         self.finish_layout()
@@ -254,9 +250,7 @@ class SiteDialog(FormDialog):
             lat, lng = self.value("latitude"), self.value("longitude")
             code = rules.plus_code(lat, lng) if lat is not None and lng is not None else None
             self.plus_code.setText(code or "Worked out from latitude and longitude")
-            self.plus_code.setProperty("empty", code is None)
-            self.plus_code.style().unpolish(self.plus_code)
-            self.plus_code.style().polish(self.plus_code)
+            set_style_property(self.plus_code, "empty", code is None)
         return ok
 
     def operation(self):

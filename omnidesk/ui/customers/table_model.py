@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor, QFont
 from omnidesk.customers import service
 from omnidesk.customers.service import CustomerRow
 from omnidesk.ui import ops
+from omnidesk.ui.widgets import humane
 
 PLACEHOLDER = "…"
 CUSTOMER_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -30,6 +31,10 @@ class Column:
     sort_key: str | None  # the service's sort key, None where the server cannot sort by it
     width: int
     align_right: bool = False
+
+    @property
+    def alignment(self) -> Qt.AlignmentFlag:
+        return (Qt.AlignmentFlag.AlignRight if self.align_right else Qt.AlignmentFlag.AlignLeft) | Qt.AlignmentFlag.AlignVCenter
 
 
 COLUMNS = (
@@ -75,7 +80,7 @@ def display_value(row: CustomerRow, attribute: str) -> str:
     if value is None:
         return ""
     if attribute in ("account_type", "status", "payment_type"):
-        return value.replace("_", " ").capitalize()
+        return humane(value)
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
     if isinstance(value, dt.datetime):
@@ -87,7 +92,6 @@ class CustomerTableModel(QAbstractTableModel):
     """Rows come from `list_customers` in pages, the row count from `count_customers`."""
 
     count_changed = Signal(int)
-    page_loaded = Signal(int)  # page number
     first_page_loaded = Signal()  # once per query: the first rows of a new query are in
 
     def __init__(self, db, actor, parent: QObject | None = None, *, page_size: int = 200, max_pages: int = 6):
@@ -128,8 +132,7 @@ class CustomerTableModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.DisplayRole:
                 return COLUMNS[section].title
             if role == Qt.ItemDataRole.TextAlignmentRole:
-                align = Qt.AlignmentFlag.AlignRight if COLUMNS[section].align_right else Qt.AlignmentFlag.AlignLeft
-                return align | Qt.AlignmentFlag.AlignVCenter
+                return COLUMNS[section].alignment
             if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section].sort_key is None:
                 return "This column cannot be sorted."
         return None
@@ -142,8 +145,7 @@ class CustomerTableModel(QAbstractTableModel):
             return None
         column = COLUMNS[index.column()]
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            align = Qt.AlignmentFlag.AlignRight if column.align_right else Qt.AlignmentFlag.AlignLeft
-            return align | Qt.AlignmentFlag.AlignVCenter
+            return column.alignment
         if role not in (
             Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
             Qt.ItemDataRole.FontRole, CUSTOMER_ID_ROLE,
@@ -233,22 +235,21 @@ class CustomerTableModel(QAbstractTableModel):
         db, actor = self.db, self.actor
 
         def read() -> list[CustomerRow]:
-            if count is not None and offset > count // 2 and count > 2 * size:
-                # Deep OFFSETs cost a walk over every skipped row; near the end, read from the other end.
+            start, limit = offset, size
+            # Deep OFFSETs cost a walk over every skipped row; near the end, read from the other end.
+            from_end = count is not None and offset > count // 2 and count > 2 * size
+            if from_end:
                 limit = min(size, count - offset)
                 if limit <= 0:
                     return []
-                rows = service.list_customers(
-                    db, actor, search=query.search, sort=query.sort, descending=not query.descending,
-                    offset=count - offset - limit, limit=limit, include_archived=query.include_archived,
-                    status=query.status,
-                )
-                rows.reverse()
-                return rows
-            return service.list_customers(
-                db, actor, search=query.search, sort=query.sort, descending=query.descending, offset=offset,
-                limit=size, include_archived=query.include_archived, status=query.status,
+                start = count - offset - limit
+            rows = service.list_customers(
+                db, actor, search=query.search, sort=query.sort, descending=query.descending != from_end,
+                offset=start, limit=limit, include_archived=query.include_archived, status=query.status,
             )
+            if from_end:
+                rows.reverse()
+            return rows
 
         def loaded(rows: list[CustomerRow]) -> None:
             self._loading.discard(key)
@@ -287,7 +288,6 @@ class CustomerTableModel(QAbstractTableModel):
         end = min(self._rows, start + max(len(rows), self.page_size)) - 1
         if end >= start:
             self.dataChanged.emit(self.index(start, 0), self.index(end, len(COLUMNS) - 1))
-        self.page_loaded.emit(number)
         if first_load:
             self.first_page_loaded.emit()
 

@@ -24,6 +24,7 @@ from omnidesk.ui.customers.detail import CustomerDetailView
 from omnidesk.ui.customers.dialogs import CustomerDialog
 from omnidesk.ui.customers.table_model import COLUMNS, CUSTOMER_ID_ROLE, CustomerTableModel
 from omnidesk.ui.live import LiveUpdates
+from omnidesk.ui.widgets import humane
 
 SEARCH_DELAY_MS = 150
 ROW_HEIGHT = 26
@@ -52,7 +53,7 @@ class CustomersWorkspace(QWidget):
         self.status_filter = QComboBox(objectName="statusFilter")
         self.status_filter.addItem("All statuses", None)
         for status in CUSTOMER_STATUSES:
-            self.status_filter.addItem(status.replace("_", " ").capitalize(), status)
+            self.status_filter.addItem(humane(status), status)
         self.show_archived = QCheckBox("Show archived", objectName="showArchived")
         self.count_label = QLabel("Counting…", objectName="countLabel")
         self.count_label.setMinimumWidth(130)
