@@ -61,3 +61,17 @@ def db(pg_root):
 @pytest.fixture
 def admin(db):
     return builtin_admin(db)
+
+
+@pytest.fixture
+def settled_gui(db, qtbot):
+    """For GUI tests: afterwards no background operation is left running and stray message boxes are closed."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from omnidesk.ui import inspection
+
+    yield
+    assert inspection.settle(15), "background operations were still running after the test"
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, QMessageBox):
+            widget.close()

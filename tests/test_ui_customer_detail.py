@@ -7,18 +7,11 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from sqlalchemy import text
 
 from omnidesk.customers import service
-from omnidesk.ui import inspection
 from omnidesk.ui.customers.detail import CustomerDetailView
 from omnidesk.ui.live import LiveUpdates
 
 
-@pytest.fixture(autouse=True)
-def settled(db, qtbot):
-    yield
-    assert inspection.settle(15), "background operations were still running after the test"
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox):
-            widget.close()
+pytestmark = pytest.mark.usefixtures("settled_gui")
 
 
 def visible_boxes() -> list[QMessageBox]:

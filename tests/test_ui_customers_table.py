@@ -6,7 +6,6 @@ import threading
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
 from sqlalchemy import text
 
 from omnidesk.customers import service
@@ -17,13 +16,7 @@ from omnidesk.ui.customers.workspace import CustomersWorkspace
 from omnidesk.ui.live import LiveUpdates
 
 
-@pytest.fixture(autouse=True)
-def settled(db, qtbot):
-    yield
-    assert inspection.settle(15), "background operations were still running after the test"
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox):
-            widget.close()
+pytestmark = pytest.mark.usefixtures("settled_gui")
 
 
 def insert_customers(db, n: int) -> None:

@@ -6,22 +6,14 @@ import datetime as dt
 
 import pytest
 from PySide6.QtCore import QDateTime, Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
 from sqlalchemy import func, select
 
 from omnidesk.customers import service
 from omnidesk.db.models import CustomerAttribute
-from omnidesk.ui import inspection
 from omnidesk.ui.customers.dialogs import AttributeDialog, ContactDialog, CustomerDialog, SiteDialog, TagDialog
 
 
-@pytest.fixture(autouse=True)
-def settled(db, qtbot):
-    yield
-    assert inspection.settle(15), "background operations were still running after the test"
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox):
-            widget.close()
+pytestmark = pytest.mark.usefixtures("settled_gui")
 
 
 @pytest.fixture

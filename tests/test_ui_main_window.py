@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
 
-from omnidesk.ui import inspection
 from omnidesk.ui.main_window import MainWindow
 
 
-@pytest.fixture(autouse=True)
-def settled(db, qtbot):
-    yield
-    assert inspection.settle(15), "background operations were still running after the test"
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox):
-            widget.close()
+pytestmark = pytest.mark.usefixtures("settled_gui")
 
 
 @pytest.fixture

@@ -12,16 +12,10 @@ from sqlalchemy import text
 
 from omnidesk.customers import service
 from omnidesk.errors import PermissionDenied, ValidationError
-from omnidesk.ui import inspection, ops
+from omnidesk.ui import ops
 
 
-@pytest.fixture(autouse=True)
-def settled(db, qtbot):
-    yield
-    assert inspection.settle(15), "background operations were still running after the test"
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox):
-            widget.close()
+pytestmark = pytest.mark.usefixtures("settled_gui")
 
 
 def open_boxes() -> list[QMessageBox]:
