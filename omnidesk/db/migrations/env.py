@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import omnidesk.db.all_models  # noqa: F401  (registers every table)
 from omnidesk.db.models import Base
 
 config = context.config

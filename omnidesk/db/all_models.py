@@ -1,0 +1,7 @@
+"""Imports every domain's models so that Base.metadata knows every table (Alembic's environment, tests).
+
+A domain with its own models module adds one import line here.
+"""
+
+from omnidesk.db import models  # noqa: F401
+from omnidesk.cbc import models as cbc_models  # noqa: F401
