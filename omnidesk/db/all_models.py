@@ -5,3 +5,5 @@ A domain with its own models module adds one import line here.
 
 from omnidesk.db import models  # noqa: F401
 from omnidesk.cbc import models as cbc_models  # noqa: F401
+from omnidesk.inventory import models as inventory_models  # noqa: F401
+from omnidesk.catalog import models as catalog_models  # noqa: F401

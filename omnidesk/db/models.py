@@ -269,6 +269,11 @@ INVOICE_STATUSES = ("unpaid", "partially_paid", "paid", "void", "refunded")
 
 
 class Service(Base):
+    """A product delivered to a customer (and site); fields and read-only split in omnidesk/catalog/services.py.
+
+    Migration 0003 added everything after `created_at` and the database's status-transition trigger.
+    """
+
     __tablename__ = "service"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
@@ -276,7 +281,48 @@ class Service(Base):
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(24), server_default="active")
     created_at: Mapped[dt.datetime] = _created()
-    __table_args__ = (CheckConstraint(_in("status", SERVICE_STATUSES), name="status"),)
+    # NULL only for services recorded before the catalog existed (and the archive-rule tests).
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id"), index=True)
+    service_type: Mapped[str] = mapped_column(String(40), server_default="generic")
+    service_uuid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    icon: Mapped[str] = mapped_column(String(100), server_default="")
+    provisioned_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    active_date: Mapped[dt.datetime | None]
+    deactivate_date: Mapped[dt.datetime | None]
+    contract_end_date: Mapped[dt.datetime | None]
+    retail_cost: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    wholesale_cost: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    billed: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    taxable: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    invoiced: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    promo_code: Mapped[str | None] = mapped_column(String(40))
+    visible_to_customer: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    usage_visible_to_customer: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    auto_renew: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    provisioning_play: Mapped[str | None] = mapped_column(String(100))
+    provisioning_json_vars: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    deprovisioning_play: Mapped[str | None] = mapped_column(String(100))
+    deprovisioning_json_vars: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    bundled_parent_id: Mapped[int | None] = mapped_column(ForeignKey("service.id"))
+    notes: Mapped[str] = mapped_column(Text, server_default="")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    updated_at: Mapped[dt.datetime] = _modified()
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint(_in("status", SERVICE_STATUSES), name="status"),
+        # Inventory items point at (service, customer) so an item can only follow its service's customer.
+        UniqueConstraint("id", "customer_id"),
+        CheckConstraint("length(btrim(name)) BETWEEN 1 AND 200", name="name_length"),
+        CheckConstraint("retail_cost >= 0 AND wholesale_cost >= 0", name="costs_not_negative"),
+        CheckConstraint("deactivate_date IS NULL OR active_date IS NULL OR deactivate_date >= active_date",
+                        name="dates_in_order"),
+        CheckConstraint("jsonb_typeof(provisioning_json_vars) = 'object' AND jsonb_typeof(deprovisioning_json_vars) = 'object'",
+                        name="json_vars_objects"),
+        CheckConstraint("bundled_parent_id IS NULL OR bundled_parent_id <> id", name="not_own_parent"),
+        Index("ix_service_auto_renew_deactivate_date", "deactivate_date", postgresql_where=text("auto_renew")),
+        Index("ix_service_deactivate_date", "deactivate_date", postgresql_where=text("deactivate_date IS NOT NULL")),
+    )
 
 
 class Invoice(Base):

@@ -1,0 +1,1 @@
+"""Product catalog and services: products, clones, eligibility, and the customer's service instances."""
