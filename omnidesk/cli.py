@@ -71,6 +71,7 @@ def _expected_error(exc: Exception) -> str | None:
     from sqlalchemy.exc import OperationalError
 
     from omnidesk.cbc.cbsp import CbspDecodeError, CbspEncodeError
+    from omnidesk.cbc.engine import CbcInputError as EngineInputError
     from omnidesk.cbc.json_shapes import JsonShapeError
     from omnidesk.cbc.sbcap import SbcapDecodeError, SbcapEncodeError
     from omnidesk.config import ConfigError
@@ -79,7 +80,7 @@ def _expected_error(exc: Exception) -> str | None:
     from omnidesk.errors import ServiceError, ValidationError, first_line
 
     if isinstance(exc, (CbspDecodeError, CbspEncodeError, SbcapDecodeError, SbcapEncodeError, JsonShapeError,
-                        CbcInputError)):
+                        CbcInputError, EngineInputError)):
         return str(exc)
     if isinstance(exc, ValidationError):
         return "\n".join(f"{FIELD_OPTIONS.get(field, field)}: {message}" for field, message in exc.errors.items())
@@ -198,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--json", action="store_true", help="print JSON for scripts")
     create.set_defaults(run=customers_create)
 
-    cbc = commands.add_parser("cbc", help="cell broadcast: encode and decode CBSP and SBc-AP messages").add_subparsers(
+    cbc = commands.add_parser("cbc", help="cell broadcast: peers, warnings, the centre, CBSP and SBc-AP codecs").add_subparsers(
         dest="cbc_command", metavar="action", required=True
     )
     layout_help = "CBSP Repetition Period layout: osmocom (osmo-bsc, the default) or spec (TS 48.049 figure, Wireshark)"
@@ -218,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--layout", choices=CBSP_LAYOUTS, help=layout_help)
     decode.add_argument("hex", nargs="+", metavar="HEX", help="the message's octets in hex")
     decode.set_defaults(run=cbc_decode)
+    from omnidesk import cli_cbc
+
+    cli_cbc.add_commands(cbc, _positive, _non_negative)
     return parser
 
 

@@ -71,7 +71,8 @@ __all__ = [
     "CbcInputError", "UnknownPeerError", "UnknownWarningError", "NoPeerConnectedError", "TextTooLongError",
     "MessageIdentifierError", "PeerConfig", "EngineTimers", "WarningText", "WarningRequest", "PeerStatus",
     "PeerWarningStatus", "WarningStatus", "EventKind", "CbcEvent", "BackgroundLoop", "CellBroadcastCentre",
-    "check_message_identifier", "MESSAGE_IDENTIFIER_RANGES",
+    "check_message_identifier", "MESSAGE_IDENTIFIER_RANGES", "warning_content", "resolve_targets", "check_encodes",
+    "check_warning",
 ]
 
 
@@ -292,6 +293,127 @@ class CbcEvent:
     event: str | None = None
     detail: str = ""
     at: float = field(default_factory=time.time)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking a warning before anything is sent (also used by the store, before a warning is queued)
+
+
+def warning_content(request: WarningRequest, serial_update: int) -> WarningContent:
+    """The pages and serial numbers of every language; CbcInputError for anything out of range."""
+    message_identifier = check_message_identifier(request.message_identifier)
+    _whole(request.message_code, 0, 1023, "Message code")
+    _whole(serial_update, 0, 15, "Update number")
+    _whole(request.repetition_period, 1, MAX_REPETITION_PERIOD, "Repetition period (seconds)")
+    _whole(request.number_of_broadcasts, 0, 65535, "Number of broadcasts")
+    try:
+        category = cbsp.Category(request.category)
+        scope = GeographicalScope(request.geographical_scope)
+    except ValueError as exc:
+        raise CbcInputError(str(exc)) from None
+    if request.warning_period is not None and (not isinstance(request.warning_period, (int, float))
+                                               or isinstance(request.warning_period, bool)
+                                               or request.warning_period <= 0):
+        raise CbcInputError(f"Warning period {request.warning_period!r} must be a positive number of seconds "
+                            "or None (until stopped).")
+    texts = [WarningText(t) if isinstance(t, str) else t for t in (request.texts or ())]
+    if not texts:
+        raise CbcInputError("A warning needs at least one text.")
+    if request.message_code + len(texts) - 1 > 1023:
+        raise CbcInputError(f"Message code {request.message_code} leaves no room for {len(texts)} languages "
+                            "(each language takes the next code, up to 1023).")
+    broadcasts = []
+    seen_languages: set[str | None] = set()
+    for index, text in enumerate(texts):
+        if not isinstance(text, WarningText):
+            raise CbcInputError(f"Text {index + 1} must be a WarningText or a string, not {text!r}.")
+        label = text.language or "(no language)"
+        if text.language in seen_languages:
+            raise CbcInputError(f"Language {label} is given twice; each language is one broadcast.")
+        seen_languages.add(text.language)
+        identifier = check_message_identifier(text.message_identifier if text.message_identifier is not None
+                                              else message_identifier)
+        if not isinstance(text.text, str) or not text.text:
+            raise CbcInputError(f"The text for {label} is empty.")
+        measured = measure(text.text)
+        if measured.pages > MAX_PAGES:
+            raise TextTooLongError(
+                f"The text for {label} is too long: {measured.characters} {measured.alphabet.value} characters "
+                f"need {measured.pages} pages; at most {MAX_PAGES} pages ({MAX_PAGES * measured.characters_per_page} "
+                f"characters) fit" + (" — a character outside GSM 7-bit switched it to UCS-2"
+                                      if measured.non_gsm_characters else "") + ".")
+        try:
+            dcs, pages = build_pages(text.text, text.language)
+        except PageError as exc:
+            raise CbcInputError(f"{label}: {exc}") from None
+        serial = SerialNumber(scope, request.message_code + index, serial_update)
+        broadcasts.append(Broadcast(text.language, identifier, serial, dcs, pages, text.text))
+    return WarningContent(tuple(broadcasts), category, request.repetition_period, request.number_of_broadcasts)
+
+
+def resolve_targets(request: WarningRequest, configs: Mapping[str, PeerConfig]) -> dict[str, Any] | None:
+    """{peer: cell list or SbcapTarget}, or None for every cell of every connected peer."""
+    if request.targets is None:
+        return None
+    if not isinstance(request.targets, Mapping) or not request.targets:
+        raise CbcInputError("The target list is empty; name peers and their cells, or give no targets "
+                            "to reach every cell of every connected peer.")
+    targets: dict[str, Any] = {}
+    for name, cells in request.targets.items():
+        config = configs.get(name)
+        if config is None:
+            raise UnknownPeerError(f"There is no peer named {name!r}; configured: {', '.join(sorted(configs)) or 'none'}.")
+        cells = list(cells) if isinstance(cells, Iterable) and not isinstance(cells, (str, bytes)) else None
+        if not cells:
+            raise CbcInputError(f"The target list for peer {name} is empty; name at least one cell or area.")
+        targets[name] = _target_for(config, cells)
+    return targets
+
+
+def _target_for(config: PeerConfig, cells: list[Any]) -> Any:
+    if config.protocol == CBSP:
+        kinds = (cbsp.CellGlobalId, cbsp.LacAndCi, cbsp.CellIdentity, cbsp.LocationAreaId, cbsp.LocationAreaCode)
+        if not all(isinstance(c, kinds) for c in cells) or len({type(c) for c in cells}) != 1:
+            raise CbcInputError(f"Peer {config.name} (CBSP) takes cells of one kind: CGI, LAC+CI, CI, LAI or LAC.")
+        return cbsp.CellList.of(*cells)
+    if all(isinstance(c, sbcap.TrackingAreaId) for c in cells):
+        tais = tuple(cells)
+        return SbcapTarget(tais, sbcap.TrackingAreaList(tais))
+    if all(isinstance(c, sbcap.EutranCellId) for c in cells):
+        return SbcapTarget((), sbcap.CellIdList(tuple(cells)))
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in cells):
+        return SbcapTarget((), sbcap.EmergencyAreaList(tuple(cells)))
+    raise CbcInputError(f"Peer {config.name} (SBc-AP) takes areas of one kind: TAIs, E-UTRAN cells or "
+                        "emergency area ids.")
+
+
+def check_encodes(content: WarningContent, targets: dict[str, Any] | None, configs: Mapping[str, PeerConfig]) -> None:
+    """Encode every PDU now, so a value no codec accepts is refused before anything is sent."""
+    chosen = targets if targets is not None else {name: _whole_target(c.protocol) for name, c in configs.items()}
+    checked: set[str] = set()  # with no targets, one peer per protocol stands for all
+    for name, target in chosen.items():
+        config = configs[name]
+        if targets is None:
+            if config.protocol in checked:
+                continue
+            checked.add(config.protocol)
+        probe = PeerWarning(0, name, config.protocol, target, _never_send, lambda *a: None)
+        try:
+            for pdu in probe.pdus_for(content):
+                if config.protocol == CBSP:
+                    cbsp.encode(pdu, repetition_period_layout=config.repetition_period_layout)
+                else:
+                    sbcap.encode(pdu)
+        except (cbsp.CbspEncodeError, sbcap.SbcapEncodeError, ValueError) as exc:
+            raise CbcInputError(f"Peer {name}: {exc}") from None
+
+
+def check_warning(request: WarningRequest, configs: Mapping[str, PeerConfig]) -> None:
+    """Everything send_warning checks before sending, against the given peers; raises CbcInputError."""
+    if request.targets is None and not configs:
+        raise NoPeerConnectedError("No peer is configured; add a BSC or MME first.")
+    content = warning_content(request, request.update_number)
+    check_encodes(content, resolve_targets(request, configs), configs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -577,129 +699,75 @@ class CellBroadcastCentre:
                 return
         self._emit(CbcEvent(EventKind.UNMATCHED, peer=name, detail=f"{type(message).__name__} matched no warning"))
 
-    # -- warnings: input -----------------------------------------------------------------------
-
-    def _content(self, request: WarningRequest, serial_update: int) -> WarningContent:
-        message_identifier = check_message_identifier(request.message_identifier)
-        _whole(request.message_code, 0, 1023, "Message code")
-        _whole(serial_update, 0, 15, "Update number")
-        _whole(request.repetition_period, 1, MAX_REPETITION_PERIOD, "Repetition period (seconds)")
-        _whole(request.number_of_broadcasts, 0, 65535, "Number of broadcasts")
-        try:
-            category = cbsp.Category(request.category)
-            scope = GeographicalScope(request.geographical_scope)
-        except ValueError as exc:
-            raise CbcInputError(str(exc)) from None
-        if request.warning_period is not None and (not isinstance(request.warning_period, (int, float))
-                                                   or isinstance(request.warning_period, bool)
-                                                   or request.warning_period <= 0):
-            raise CbcInputError(f"Warning period {request.warning_period!r} must be a positive number of seconds "
-                                "or None (until stopped).")
-        texts = [WarningText(t) if isinstance(t, str) else t for t in (request.texts or ())]
-        if not texts:
-            raise CbcInputError("A warning needs at least one text.")
-        if request.message_code + len(texts) - 1 > 1023:
-            raise CbcInputError(f"Message code {request.message_code} leaves no room for {len(texts)} languages "
-                                "(each language takes the next code, up to 1023).")
-        broadcasts = []
-        seen_languages: set[str | None] = set()
-        for index, text in enumerate(texts):
-            if not isinstance(text, WarningText):
-                raise CbcInputError(f"Text {index + 1} must be a WarningText or a string, not {text!r}.")
-            label = text.language or "(no language)"
-            if text.language in seen_languages:
-                raise CbcInputError(f"Language {label} is given twice; each language is one broadcast.")
-            seen_languages.add(text.language)
-            identifier = check_message_identifier(text.message_identifier if text.message_identifier is not None
-                                                  else message_identifier)
-            if not isinstance(text.text, str) or not text.text:
-                raise CbcInputError(f"The text for {label} is empty.")
-            measured = measure(text.text)
-            if measured.pages > MAX_PAGES:
-                raise TextTooLongError(
-                    f"The text for {label} is too long: {measured.characters} {measured.alphabet.value} characters "
-                    f"need {measured.pages} pages; at most {MAX_PAGES} pages ({MAX_PAGES * measured.characters_per_page} "
-                    f"characters) fit" + (" — a character outside GSM 7-bit switched it to UCS-2"
-                                          if measured.non_gsm_characters else "") + ".")
-            try:
-                dcs, pages = build_pages(text.text, text.language)
-            except PageError as exc:
-                raise CbcInputError(f"{label}: {exc}") from None
-            serial = SerialNumber(scope, request.message_code + index, serial_update)
-            broadcasts.append(Broadcast(text.language, identifier, serial, dcs, pages, text.text))
-        return WarningContent(tuple(broadcasts), category, request.repetition_period, request.number_of_broadcasts)
-
-    def _targets(self, request: WarningRequest) -> dict[str, Any] | None:
-        if request.targets is None:
-            return None
-        if not isinstance(request.targets, Mapping) or not request.targets:
-            raise CbcInputError("The target list is empty; name peers and their cells, or give no targets "
-                                "to reach every cell of every connected peer.")
-        targets: dict[str, Any] = {}
-        for name, cells in request.targets.items():
-            config = self._known_peer(name)
-            cells = list(cells) if isinstance(cells, Iterable) and not isinstance(cells, (str, bytes)) else None
-            if not cells:
-                raise CbcInputError(f"The target list for peer {name} is empty; name at least one cell or area.")
-            targets[name] = self._target_for(config, cells)
-        return targets
-
-    @staticmethod
-    def _target_for(config: PeerConfig, cells: list[Any]) -> Any:
-        if config.protocol == CBSP:
-            kinds = (cbsp.CellGlobalId, cbsp.LacAndCi, cbsp.CellIdentity, cbsp.LocationAreaId, cbsp.LocationAreaCode)
-            if not all(isinstance(c, kinds) for c in cells) or len({type(c) for c in cells}) != 1:
-                raise CbcInputError(f"Peer {config.name} (CBSP) takes cells of one kind: CGI, LAC+CI, CI, LAI or LAC.")
-            return cbsp.CellList.of(*cells)
-        if all(isinstance(c, sbcap.TrackingAreaId) for c in cells):
-            tais = tuple(cells)
-            return SbcapTarget(tais, sbcap.TrackingAreaList(tais))
-        if all(isinstance(c, sbcap.EutranCellId) for c in cells):
-            return SbcapTarget((), sbcap.CellIdList(tuple(cells)))
-        if all(isinstance(c, int) and not isinstance(c, bool) for c in cells):
-            return SbcapTarget((), sbcap.EmergencyAreaList(tuple(cells)))
-        raise CbcInputError(f"Peer {config.name} (SBc-AP) takes areas of one kind: TAIs, E-UTRAN cells or "
-                            "emergency area ids.")
-
-    def _check_encodes(self, content: WarningContent, targets: dict[str, Any] | None) -> None:
-        """Encode every PDU now, so a value no codec accepts is refused before anything is sent."""
-        with self._configs_lock:
-            configs = dict(self._configs)
-        chosen = targets if targets is not None else {name: _whole_target(c.protocol) for name, c in configs.items()}
-        checked: set[str] = set()  # with no targets, one peer per protocol stands for all
-        for name, target in chosen.items():
-            config = configs[name]
-            if targets is None:
-                if config.protocol in checked:
-                    continue
-                checked.add(config.protocol)
-            probe = PeerWarning(0, name, config.protocol, target, _never_send, lambda *a: None)
-            try:
-                for pdu in probe.pdus_for(content):
-                    if config.protocol == CBSP:
-                        cbsp.encode(pdu, repetition_period_layout=config.repetition_period_layout)
-                    else:
-                        sbcap.encode(pdu)
-            except (cbsp.CbspEncodeError, sbcap.SbcapEncodeError, ValueError) as exc:
-                raise CbcInputError(f"Peer {name}: {exc}") from None
-
     # -- warnings: actions ---------------------------------------------------------------------
 
-    def send_warning(self, request: WarningRequest) -> concurrent.futures.Future:
+    def send_warning(self, request: WarningRequest, warning_id: int | None = None) -> concurrent.futures.Future:
         """Send a new warning. Raises CbcInputError (nothing sent) for bad input; otherwise a Future ->
-        WarningStatus once every peer answered or the warning timer ran out. `future.warning_id` is set."""
-        content = self._content(request, request.update_number)
-        targets = self._targets(request)
-        if targets is None:
-            with self._configs_lock:
-                configured = list(self._configs)
-            if not configured:
-                raise NoPeerConnectedError("No peer is configured; add a BSC or MME first.")
-        self._check_encodes(content, targets)
-        warning_id = next(self._warning_ids)
+        WarningStatus once every peer answered or the warning timer ran out. `future.warning_id` is set.
+        warning_id: the caller's id for it (the store's row id); by default the engine numbers warnings."""
+        configs = self.configs()
+        if request.targets is None and not configs:
+            raise NoPeerConnectedError("No peer is configured; add a BSC or MME first.")
+        content = warning_content(request, request.update_number)
+        targets = resolve_targets(request, configs)
+        check_encodes(content, targets, configs)
+        warning_id = self._claim_id(warning_id)
         future = self._submit(self._send(warning_id, content, targets, request.warning_period))
         future.warning_id = warning_id  # type: ignore[attr-defined]
         return future
+
+    def adopt_warning(self, warning_id: int, request: WarningRequest, peers: Mapping[str, PeerWarningStatus],
+                      warning_period_left: float | None = None) -> concurrent.futures.Future:
+        """Take over a warning a previous run of the centre sent (as the store recorded it) without sending
+        anything: peers that had it active keep it, so a stop reaches them and a peer that lost it (RESET
+        after reconnecting, RESTART) gets it again. Future -> WarningStatus."""
+        configs = self.configs()
+        content = warning_content(request, request.update_number)
+        targets = resolve_targets(request, configs) or {}
+        unknown = sorted(set(peers) - set(configs))
+        if unknown:
+            raise UnknownPeerError(f"Warning {warning_id} was on peer(s) no longer configured: {', '.join(unknown)}.")
+        for name in peers:
+            targets.setdefault(name, _whole_target(configs[name].protocol))
+        warning_id = self._claim_id(warning_id)
+        return self._submit(self._adopt(warning_id, content, targets, peers, warning_period_left))
+
+    async def _adopt(self, warning_id: int, content: WarningContent, targets: dict[str, Any],
+                     peers: Mapping[str, PeerWarningStatus], warning_period_left: float | None) -> WarningStatus:
+        warning = WarningMessage(warning_id, content, self.timers.warning_timeout, self._warning_changed)
+        for name, recorded in peers.items():
+            peer = self._peers[name]
+            child = PeerWarning(warning_id, name, peer.config.protocol, targets[name], peer.link.send,
+                                lambda child, event, detail, w=warning: self._child_changed(w, child, event, detail),
+                                self.timers.answer_timeout)
+            child.restore(content, recorded.state, recorded.reason, recorded.cells, recorded.writes_sent)
+            warning.add_child(child)
+        warning.restore()
+        self._warnings[warning_id] = warning
+        for name in peers:  # a BSC whose link came up before this was RESET by us: it no longer has the warning
+            peer = self._peers[name]
+            if peer.config.protocol == CBSP and peer.link.is_up:
+                self._loop.create_task(warning.peer_lost_warnings(name, "link was RESET before the warning was "
+                                                                  "taken over", WarningEvent.PEER_LINK_UP))
+        if warning_period_left is not None and warning.state is WarningState.ACTIVE:
+            warning.expiry = self._loop.call_later(
+                max(warning_period_left, 0.0), lambda: self._loop.create_task(warning.stop(expired=True)))
+        return self._snapshot(warning)
+
+    def configs(self) -> dict[str, PeerConfig]:
+        """The configured peers (resolved), by name."""
+        with self._configs_lock:
+            return dict(self._configs)
+
+    def _claim_id(self, warning_id: int | None) -> int:
+        if warning_id is None:
+            warning_id = next(self._warning_ids)
+            while warning_id in self._warnings:
+                warning_id = next(self._warning_ids)
+            return warning_id
+        if warning_id in self._warnings:
+            raise CbcInputError(f"Warning {warning_id} is already known to this centre.")
+        return warning_id
 
     async def _send(self, warning_id: int, content: WarningContent, targets: dict[str, Any] | None,
                     warning_period: float | None) -> WarningStatus:
@@ -750,9 +818,9 @@ class CellBroadcastCentre:
             number_of_broadcasts if number_of_broadcasts is not None else current.number_of_broadcasts,
             None, category if category is not None else current.category,
             first.serial_number.geographical_scope)
-        content = self._content(request, (first.serial_number.update_number + 1) % 16)
+        content = warning_content(request, (first.serial_number.update_number + 1) % 16)
         targets = {name: child.target for name, child in warning.children.items()}
-        self._check_encodes(content, targets)
+        check_encodes(content, targets, self.configs())
         return self._submit(self._update(warning, content))
 
     async def _update(self, warning: WarningMessage, content: WarningContent) -> WarningStatus:

@@ -287,3 +287,17 @@ def _union_from(value: Any, hint: Any, alternatives: tuple[Any, ...], path: str)
             raise JsonShapeError(f"{path}.{TYPE_KEY}", f"expected one of {', '.join(names)}, not {_shown(kind)}")
         return _dataclass_from(value, names[kind], path, discriminated=True)
     raise JsonShapeError(path, f"expected {_describe(hint)}, not {_shown(value)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Single values (cells and areas of a warning's targets)
+
+
+def value_to_json(value: Any, hint: Any, path: str = "value") -> Any:
+    """Any value of the type `hint` (a dataclass, an enum, a union of them ...) as JSON values."""
+    return _to(value, hint, path)
+
+
+def value_from_json(data: Any, hint: Any, path: str = "value") -> Any:
+    """The value of type `hint` that JSON data describes; JsonShapeError naming `path` otherwise."""
+    return _from(data, hint, path)

@@ -112,6 +112,13 @@ class WarningMessage:
             counts[child.state.value] = counts.get(child.state.value, 0) + 1
         return ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
 
+    def restore(self) -> None:
+        """After the children were restored: active where any peer still has it, failed otherwise."""
+        active = any(c.state is PeerWarningState.ACTIVE for c in self.children.values())
+        self.state = WarningState.ACTIVE if active else WarningState.FAILED
+        self.reason = "taken over after the centre restarted; " + self._summary()
+        self.history.append((time.time(), "restore", self.state.value, self.reason))
+
     async def send(self) -> None:
         async with self._lock:
             content = self.content

@@ -203,6 +203,20 @@ class PeerWarning:
     def installed(self) -> bool:
         return self.state in (PeerWarningState.ACTIVE, PeerWarningState.WAIT_REPLACE_ACK)
 
+    def restore(self, content: WarningContent, state: PeerWarningState, reason: str,
+                cells: tuple[CellResult, ...], writes_sent: int) -> None:
+        """Take up where a previous run of the centre left this warning on this peer (as recorded).
+        An operation that was in flight then has lost its answer: it counts as timed out."""
+        self.content = content
+        self.cells = {(c.language, c.cell): c for c in cells}
+        self.writes_sent = writes_sent
+        if state in WAITING:
+            self._operation = state
+            state, reason = PeerWarningState.TIMED_OUT, f"the centre restarted before the peer answered ({state.value})"
+        self.state = state
+        self.reason = reason
+        self.history.append((time.time(), "restore", state.value, reason))
+
     # -- operations ----------------------------------------------------------------------------
 
     async def write(self, content: WarningContent) -> None:

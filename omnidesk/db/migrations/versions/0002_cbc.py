@@ -20,13 +20,11 @@ NOTIFY = r"""
 CREATE FUNCTION omnidesk_notify_cbc_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    r record := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    r jsonb := to_jsonb(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END);
 BEGIN
     PERFORM pg_notify('omnidesk_cbc', json_build_object(
-        'table', TG_TABLE_NAME, 'op', TG_OP,
-        'id', CASE TG_TABLE_NAME WHEN 'cbc_warning_peer' THEN NULL ELSE r.id END,
-        'warning_id', CASE TG_TABLE_NAME WHEN 'cbc_warning' THEN r.id WHEN 'cbc_peer' THEN NULL
-                      ELSE r.warning_id END)::text);
+        'table', TG_TABLE_NAME, 'op', TG_OP, 'id', r->'id',
+        'warning_id', CASE TG_TABLE_NAME WHEN 'cbc_warning' THEN r->'id' ELSE r->'warning_id' END)::text);
     RETURN NULL;
 END $$;
 CREATE TRIGGER cbc_peer_notify AFTER INSERT OR UPDATE OR DELETE ON cbc_peer
