@@ -25,6 +25,7 @@ of its own (`reveal_management_password`), needs `update_inventory` and is writt
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -49,9 +50,19 @@ def _associated_data(item_id: int) -> bytes:
     return f"inventory_item:{item_id}:management_password".encode()
 
 
+def encryptor(session: Session) -> Callable[[int, str], bytes]:
+    """encrypt(item_id, password) with the key read once (for imports of many items)."""
+    aead = AESGCM(_key(session))
+
+    def encrypt(item_id: int, password: str) -> bytes:
+        nonce = os.urandom(12)
+        return FORMAT_VERSION + nonce + aead.encrypt(nonce, password.encode("utf-8"), _associated_data(item_id))
+
+    return encrypt
+
+
 def encrypt_password(session: Session, item_id: int, password: str) -> bytes:
-    nonce = os.urandom(12)
-    return FORMAT_VERSION + nonce + AESGCM(_key(session)).encrypt(nonce, password.encode("utf-8"), _associated_data(item_id))
+    return encryptor(session)(item_id, password)
 
 
 def decrypt_password(session: Session, item_id: int, blob: bytes) -> str:
