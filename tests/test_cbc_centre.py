@@ -257,3 +257,58 @@ def test_staff_without_the_cbc_permissions_can_neither_send_nor_stop(db, admin, 
         store.request_stop(db, clerk, warning.id)
     with pytest.raises(PermissionDenied, match="manage_settings"):
         store.add_peer(db, clerk, name="x", protocol="cbsp")
+
+
+# -- faults: every outcome is stored ---------------------------------------------------------------
+
+
+def _one_bsc(db, admin, sims, **behaviour):  # noqa: F811
+    _, start = sims
+    bsc = start(BscSimulator("bsc", CELLS, **behaviour))
+    store.add_peer(db, admin, name="bsc", protocol="cbsp", port=bsc.address[1])
+    links_up(db, admin, ["bsc"])
+    return bsc
+
+
+def test_cells_a_bsc_refuses_are_stored_with_their_cause(db, admin, sims, centre):  # noqa: F811
+    _one_bsc(db, admin, sims, failing_cells={CELLS[1]: cbsp.Cause.CELL_BROADCAST_NOT_OPERATIONAL})
+    warning = store.submit_warning(db, admin, FLOOD)
+    record = settled(db, admin, warning.id)
+    cells = {c.cell: (c.outcome, c.cause) for c in record.peers[0].cells}
+    assert cells == {"CGI 901-70-23-42": ("success", None),
+                     "CGI 901-70-23-43": ("failure", "cell-broadcast-not-operational")}
+    assert record.state == "active"
+
+
+def test_a_bsc_that_drops_the_link_mid_write_is_stored_as_failed_with_the_reason(db, admin, sims, centre):  # noqa: F811
+    _one_bsc(db, admin, sims, drop_on_write=True)
+    warning = store.submit_warning(db, admin, FLOOD)
+    record = settled(db, admin, warning.id, lambda w: w.settled and w.peers and w.peers[0].state == "failed")
+    assert "link lost before the write was answered" in record.peers[0].reason
+    assert record.state == "failed"
+
+
+def test_a_bsc_restart_while_a_warning_is_active_gets_it_again_and_that_is_stored(db, admin, sims, centre):  # noqa: F811
+    loop, _ = sims
+    bsc = _one_bsc(db, admin, sims)
+    warning = store.submit_warning(db, admin, FLOOD)
+    settled(db, admin, warning.id)
+    loop.run(bsc.restart())
+    record = settled(db, admin, warning.id, lambda w: w.settled and w.peers[0].writes_sent == 2)
+    assert record.state == "active" and record.peers[0].state == "active"
+    assert len(bsc.received_of(cbsp.WriteReplace)) == 2
+
+
+def test_the_database_going_away_mid_warning_does_not_lose_the_outcome(db, admin, pg_root, sims, centre):  # noqa: F811
+    admin_conninfo, _ = pg_root
+    _one_bsc(db, admin, sims)
+    warning = store.submit_warning(db, admin, FLOOD)
+    import psycopg
+
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:  # every connection of the test database dies
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = %s AND pid <> pg_backend_pid()", (db.engine.url.database,))
+    record = settled(db, admin, warning.id, timeout=15)
+    assert record.state == "active" and record.peers[0].state == "active" and len(record.peers[0].cells) == 2
+    store.request_stop(db, admin, warning.id)  # the centre's listener and lock came back too
+    assert settled(db, admin, warning.id, lambda w: w.state == "stopped", timeout=15).state == "stopped"

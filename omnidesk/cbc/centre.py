@@ -78,7 +78,8 @@ class BroadcastCentre:
         self._failed_sends: dict[int, str] = {}
         self._peers_changed = True
         self._commands_waiting = True
-        self._deferred: list[store.Command] = []
+        self._queue: list[store.Command] = []  # claimed, not yet handed to the engine
+        self._dispatched: set[int] = set()  # handed to the engine, not yet marked done
         self._inflight = 0
         self._started_at = 0.0
         self.last_error = ""
@@ -141,6 +142,15 @@ class BroadcastCentre:
                                        "only one may hold the links to the BSCs and MMEs.")
         self._lock_connection = conn
 
+    def _keep_lock(self) -> None:
+        """The lock dies with its connection (a database restart): take it again, or give way."""
+        try:
+            self._lock_connection.execute("SELECT 1")
+            return
+        except psycopg.Error:
+            self._lock_connection.close()
+        self._take_lock()  # OperationalError: retried next round; CentreAlreadyRunning: another centre took over
+
     # -- what wakes the worker ---------------------------------------------------------------
 
     def _notified(self, payload: dict) -> None:
@@ -162,8 +172,11 @@ class BroadcastCentre:
         if self._on_event is not None:
             self._on_event(event)
 
-    def _sent(self, warning_id: int, future: Future) -> None:
+    def _sent(self, warning_id: int, future: Future, kind: str = "send") -> None:
         exc = future.exception()
+        if exc is not None and kind != "send":  # the warning itself stays as the engine has it
+            log.error("cell broadcast centre: %s of warning %s failed: %s", kind, warning_id, exc)
+            exc = None
         with self._mutex:
             self._inflight -= 1
             if exc is not None:
@@ -177,7 +190,7 @@ class BroadcastCentre:
     def idle(self) -> bool:
         """Nothing waits to be sent or recorded (tests and the CLI wait for this)."""
         with self._mutex:
-            return not (self._dirty_warnings or self._dirty_links or self._failed_sends or self._deferred
+            return not (self._dirty_warnings or self._dirty_links or self._failed_sends or self._queue
                         or self._inflight or self._commands_waiting)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
@@ -192,7 +205,7 @@ class BroadcastCentre:
 
     def _work(self) -> None:
         while not self._stopping.is_set():
-            self._wake.wait(0.1 if self._deferred else self.poll_interval)
+            self._wake.wait(0.1 if self._queue else self.poll_interval)
             self._wake.clear()
             if self._stopping.is_set():
                 break
@@ -204,20 +217,25 @@ class BroadcastCentre:
                 log.warning("cell broadcast centre: database unavailable, will retry: %s", exc)
                 self._stopping.wait(1.0)
                 self._wake.set()
+            except CentreAlreadyRunning as exc:
+                self.last_error = str(exc)
+                log.error("cell broadcast centre: lost the database lock to another centre; closing the links: %s", exc)
+                self.engine.close()
+                return
             except Exception:  # noqa: BLE001 - the centre must outlive one bad round
                 log.exception("cell broadcast centre: round failed")
                 self._stopping.wait(1.0)
         self._record_quietly(self._record_changes)
 
     def _round(self) -> None:
+        self._keep_lock()
         if self._peers_changed:
             self._peers_changed = False
             self._sync_peers()
         self._record_changes()
-        self._run_deferred()
         self._commands_waiting = False
-        for command in store.claim_commands(self.db):
-            self._execute(command)
+        self._queue.extend(store.claim_commands(self.db))
+        self._run_queue()
         self._record_changes()
 
     def _record_changes(self) -> None:
@@ -283,23 +301,33 @@ class BroadcastCentre:
             with self._mutex:
                 self._dirty_warnings.add(warning_id)
 
+    def _run_queue(self) -> None:
+        """Act on the claimed commands in order. One that must wait for links stays queued; if the database
+        fails midway the rest stay queued too (claimed by this centre) for the next round."""
+        waiting: list[store.Command] = []
+        try:
+            while self._queue:
+                command = self._queue[0]
+                if command.kind == "send" and not self._links_ready(command):
+                    waiting.append(self._queue.pop(0))
+                    continue
+                self._execute(command)
+                self._queue.pop(0)
+        finally:
+            self._queue[:0] = waiting
+
     def _execute(self, command: store.Command) -> None:
         try:
-            if command.kind == "send" and not self._links_ready(command):
-                self._deferred.append(command)
-                return
-            self._dispatch(command)
+            if command.id not in self._dispatched:  # not twice when only marking it done failed last round
+                self._dispatch(command)
+                self._dispatched.add(command.id)
         except (CbcInputError, store.BroadcastRefused) as exc:
             if command.kind == "send":
                 store.record_failure(self.db, command.warning_id, str(exc))
             store.finish_command(self.db, command.id, str(exc))
             return
         store.finish_command(self.db, command.id)
-
-    def _run_deferred(self) -> None:
-        deferred, self._deferred = self._deferred, []
-        for command in deferred:
-            self._execute(command)
+        self._dispatched.discard(command.id)
 
     def _links_ready(self, command: store.Command) -> bool:
         """Just after start the links are still coming up: give the targeted peers `link_grace` seconds."""
@@ -314,15 +342,7 @@ class BroadcastCentre:
         engine = self.engine
         if command.kind == "send":
             request, _ = store.stored_request(self.db, command.warning_id, store.peer_configs(self.db))
-            with self._mutex:
-                self._inflight += 1
-            try:
-                future = engine.send_warning(request, warning_id=command.warning_id)
-            except BaseException:
-                with self._mutex:
-                    self._inflight -= 1
-                raise
-            future.add_done_callback(lambda f, w=command.warning_id: self._sent(w, f))
+            self._track(command.warning_id, engine.send_warning(request, warning_id=command.warning_id), "send")
             return
         try:
             engine.status(command.warning_id)
@@ -332,14 +352,15 @@ class BroadcastCentre:
                 return
             raise CbcInputError(f"Warning #{command.warning_id} is not live on this centre.") from None
         if command.kind == "stop":
-            self._track(command.warning_id, engine.stop_warning(command.warning_id))
+            self._track(command.warning_id, engine.stop_warning(command.warning_id), "stop")
             return
-        self._track(command.warning_id, engine.update_warning(command.warning_id, **update_from_json(command.payload)))
+        self._track(command.warning_id, engine.update_warning(command.warning_id, **update_from_json(command.payload)),
+                    "update")
 
-    def _track(self, warning_id: int, future: Future) -> None:
+    def _track(self, warning_id: int, future: Future, kind: str) -> None:
         with self._mutex:
             self._inflight += 1
-        future.add_done_callback(lambda f: self._sent(warning_id, f))
+        future.add_done_callback(lambda f: self._sent(warning_id, f, kind))
 
 
 def _peer_status(record: store.WarningPeerRecord) -> PeerWarningStatus:
