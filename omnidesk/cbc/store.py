@@ -31,6 +31,10 @@ from omnidesk.errors import NotFound, ServiceError
 
 # Warnings that still hold their message code (a new warning with the same identifier needs another one).
 LIVE_STATES = ("queued", "init", "wait-write-ack", "active", "wait-replace-ack", "wait-stop-ack", "failed")
+# Live and handed to a centre: what a restarted centre takes over.
+SENT_STATES = tuple(s for s in LIVE_STATES if s != "queued")
+# Live on some peer: a peer carrying one of these may not be removed.
+ON_PEER_STATES = tuple(s for s in SENT_STATES if s != "failed")
 FINAL_STATES = ("stopped", "expired")
 # Held (session level) by the one running centre of a database; see centre.py.
 CENTRE_LOCK_KEY = 0x0CBC_0001
@@ -191,7 +195,7 @@ def remove_peer(db, actor: Actor, name: str) -> None:
             raise NotFound(f"There is no peer named {name!r}.")
         busy = s.scalars(
             select(CbcWarningPeer.warning_id).join(CbcWarning, CbcWarning.id == CbcWarningPeer.warning_id)
-            .where(CbcWarningPeer.peer == name, CbcWarning.state.in_(LIVE_STATES[:-1]),
+            .where(CbcWarningPeer.peer == name, CbcWarning.state.in_(ON_PEER_STATES),
                    CbcWarningPeer.state.not_in(("stopped",)))
             .order_by(CbcWarningPeer.warning_id)).all()
         if busy:
@@ -215,7 +219,7 @@ def remove_simulated_peers(db) -> int:
         simulated = select(CbcPeer.name).where(CbcPeer.simulated).scalar_subquery()
         only_simulated = select(CbcWarningPeer.warning_id).group_by(CbcWarningPeer.warning_id).having(
             func.bool_and(CbcWarningPeer.peer.in_(simulated)))
-        s.execute(update(CbcWarning).where(CbcWarning.state.in_(LIVE_STATES[1:]), CbcWarning.id.in_(only_simulated))
+        s.execute(update(CbcWarning).where(CbcWarning.state.in_(SENT_STATES), CbcWarning.id.in_(only_simulated))
                   .values(state="stopped", reason="the simulated network it went to was shut down",
                           finished_at=func.now()))
         return s.execute(delete(CbcPeer).where(CbcPeer.simulated)).rowcount
@@ -477,7 +481,7 @@ def unclaim_interrupted_commands(db) -> int:
 def live_warning_ids(db) -> list[int]:
     """Warnings a restarted centre must take over (sent, not stopped)."""
     with db.read() as s:
-        return list(s.scalars(select(CbcWarning.id).where(CbcWarning.state.in_(LIVE_STATES[1:]))
+        return list(s.scalars(select(CbcWarning.id).where(CbcWarning.state.in_(SENT_STATES))
                               .order_by(CbcWarning.id)))
 
 
