@@ -232,3 +232,40 @@ def test_sbcap_link_is_up_on_connect_with_no_application_handshake(sims, cbc, ne
     loop.run(mme.stop())
     wait_until(lambda: not cbc.peer("mme1").is_up, what="link down")
     assert any(e.kind is EventKind.LINK_DOWN and e.peer == "mme1" for e in cbc.events)
+
+
+def test_a_huge_sbcap_indication_is_decoded_without_stalling_the_other_peers():
+    """65,535 scheduled cells take about a second to decode; the loop keeps running meanwhile."""
+    plmn = sbcap.Plmn("001", "01")
+    cells = tuple(sbcap.EutranCellId(plmn, i) for i in range(1, 65536))
+    huge = sbcap.WriteReplaceWarningIndication(4370, SerialNumber(GeographicalScope.PLMN_WIDE, 1, 0),
+                                               sbcap.BroadcastScheduledAreaList(cells=cells))
+
+    async def scenario():
+        network = MemoryNetwork()
+        got = asyncio.Queue()
+        await listen("sbcap", "memory", "mme", 29168, lambda c: got.put_nowait(c), network=network)
+        cbc_side = await connect("sbcap", "memory", "mme", 29168, network=network)
+        mme_side = await got.get()
+        gaps, ticking = [], True
+
+        async def ticker():
+            last = time.perf_counter()
+            while ticking:
+                await asyncio.sleep(0.005)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        task = asyncio.get_running_loop().create_task(ticker())
+        await mme_side.send(huge)
+        started = time.perf_counter()
+        received = await cbc_side.receive()
+        took = time.perf_counter() - started
+        ticking = False
+        await task
+        return received, took, max(gaps)
+
+    received, took, worst_gap = asyncio.run(scenario())
+    assert received == huge
+    assert worst_gap < max(0.25, took / 3), f"the loop stalled {worst_gap:.3f} s of a {took:.3f} s decode"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import concurrent.futures
 import errno
 import functools
 import itertools
@@ -78,6 +79,12 @@ def _sbcap_decode(octets: bytes) -> sbcap.SbcapMessage:
     return sbcap.decode(octets)
 
 
+# An SBc-AP PDU this large (a Broadcast-Scheduled-Area-List of thousands of cells: 65,535 cells take about
+# a second) is decoded on a worker thread, so the event loop keeps serving every other peer meanwhile.
+LARGE_PDU_OCTETS = 8192
+_large_decoder = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sbcap-decode")
+
+
 class _Codec:
     def __init__(self, protocol: str, layout: RepetitionPeriodLayout):
         if protocol not in (CBSP, SBCAP):
@@ -97,9 +104,16 @@ class _Codec:
         try:
             if self.protocol == CBSP:
                 return cbsp.decode(octets, repetition_period_layout=self.layout)
+            if len(octets) > LARGE_PDU_OCTETS:  # not kept in the cache: a few of these would hold megabytes
+                return sbcap.decode(bytes(octets))
             return _sbcap_decode(bytes(octets))
         except (cbsp.CbspDecodeError, sbcap.SbcapDecodeError) as exc:
             return DecodeFailure(exc, bytes(octets))
+
+    async def decode_async(self, octets: bytes) -> Message | DecodeFailure:
+        if self.protocol == SBCAP and len(octets) > LARGE_PDU_OCTETS:
+            return await asyncio.get_running_loop().run_in_executor(_large_decoder, self.decode, bytes(octets))
+        return self.decode(octets)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,7 +337,7 @@ class SctpSbcapConnection(PeerConnection):
                 if len(octets) > sbcap.MAX_PDU_OCTETS:
                     return DecodeFailure(sbcap.SbcapDecodeError("PDU too large",
                                                                 cause=sbcap.Cause.TRANSFER_SYNTAX_ERROR), b"")
-                return self._codec.decode(octets)
+                return await self._codec.decode_async(octets)
 
     def close(self) -> None:
         if self._closed:
@@ -417,7 +431,7 @@ class MemoryConnection(PeerConnection):
             self._closed = True
             self._queue.put_nowait(_EOF)  # every later receive() ends too
             raise ConnectionClosed(f"in-memory connection to {self.remote} closed")
-        return self._codec.decode(item)
+        return await self._codec.decode_async(item)
 
     def close(self) -> None:
         if self._closed:
