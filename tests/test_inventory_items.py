@@ -194,6 +194,16 @@ def test_the_database_itself_refuses_a_duplicate_identifier(db, admin):
                 "SELECT id, '89440000000000000099', '234150000000001', 1, 1 FROM inventory_template WHERE name = 'SIM Card'"))
 
 
+def test_the_database_refuses_an_edit_that_duplicates_an_identifier(db, admin):
+    first, second = sim(db, admin, 1), sim(db, admin, 2)
+    with pytest.raises(DBAPIError, match=f"SIM Card ICCID {iccid(1)} is already used by inventory item {first.id}"):
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE inventory_item SET itemtext1 = :v WHERE id = :i"), {"v": iccid(1), "i": second.id})
+    with pytest.raises(ValidationError, match=f"already used by item {first.id}"):
+        inv.update_item(db, admin, second.id, itemtext1=iccid(1))
+    assert inv.update_item(db, admin, second.id, itemtext3="eSIM").itemtexts[2] == "eSIM"
+
+
 def test_management_passwords_are_stored_encrypted_and_bound_to_their_item(db, admin):
     a = inv.create_item(db, admin, "Fixed Wireless CPE", itemtext1="AA:BB:CC:DD:EE:01", itemtext2="FW-1",
                         management_url="https://192.168.100.1", management_password="Pointing45deg!")

@@ -24,7 +24,7 @@ down_revision = '0002'
 branch_labels = None
 depends_on = None
 
-ITEMTEXTS = ", ".join(f"{{p}}.itemtext{n}" for n in range(1, 21))
+ITEMTEXTS = ", ".join(f"{{p}}.itemtext{n}" for n in range(1, 21))  # {p} is NEW or OLD
 
 TRIGGERS = r"""
 CREATE FUNCTION omnidesk_state_label(s text) RETURNS text
@@ -85,59 +85,57 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Updates are one or a few rows (a pick, a state change): row-level, and only when the state
+-- changes, so no transition table is captured for every update.
 CREATE FUNCTION omnidesk_inventory_item_history_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO inventory_item_history (item_id, from_state, to_state, actor_name, reason, customer_id, service_id)
-    SELECT n.id, o.item_state, n.item_state, omnidesk_current_actor(), coalesce(current_setting('omnidesk.reason', true), ''),
-           coalesce(n.customer_id, o.customer_id), coalesce(n.service_id, o.service_id)
-      FROM new_rows n JOIN old_rows o ON o.id = n.id
-     WHERE n.item_state IS DISTINCT FROM o.item_state
-     ORDER BY n.id;
+    VALUES (NEW.id, OLD.item_state, NEW.item_state, omnidesk_current_actor(),
+            coalesce(current_setting('omnidesk.reason', true), ''),
+            coalesce(NEW.customer_id, OLD.customer_id), coalesce(NEW.service_id, OLD.service_id));
     RETURN NULL;
 END $$;
 
 CREATE TRIGGER inventory_item_history_insert AFTER INSERT ON inventory_item
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION omnidesk_inventory_item_history_insert();
 CREATE TRIGGER inventory_item_history_update AFTER UPDATE ON inventory_item
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION omnidesk_inventory_item_history_update();
+    FOR EACH ROW WHEN (OLD.item_state IS DISTINCT FROM NEW.item_state)
+    EXECUTE FUNCTION omnidesk_inventory_item_history_update();
 
 -- Identifier uniqueness per template. The template row is locked first (FOR NO KEY UPDATE, which
 -- does not block foreign-key checks), so a concurrent writer of the same template waits and then
--- sees the committed rows; the queries use the (template_id, itemtextN) indexes. An UPDATE that
--- leaves identifiers alone (picking, state changes) skips the check and the lock.
+-- sees the committed rows; the queries use the (template_id, itemtextN) indexes. Inserts (an
+-- import of 100,000 SIMs) are checked set-wise per statement; updates row by row, and only when
+-- an item text changed, so picking and state changes skip the check and the lock.
 CREATE FUNCTION omnidesk_inventory_item_identifiers() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    templates int[];
     t record;
     n smallint;
     dup record;
+    label text;
+    nestloop text := current_setting('enable_nestloop');
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        templates := ARRAY(SELECT DISTINCT template_id FROM new_rows);
-    ELSE
-        SELECT array_agg(DISTINCT n.template_id) INTO templates
-          FROM new_rows n JOIN old_rows o ON o.id = n.id
-         WHERE (@NEW_ITEMTEXTS@) IS DISTINCT FROM (@OLD_ITEMTEXTS@);
-    END IF;
-    IF templates IS NULL OR cardinality(templates) = 0 THEN
-        RETURN NULL;
-    END IF;
     FOR t IN SELECT id, name, unique_fields FROM inventory_template
-              WHERE id = ANY (templates) AND cardinality(unique_fields) > 0 ORDER BY id FOR NO KEY UPDATE LOOP
+              WHERE id IN (SELECT DISTINCT template_id FROM new_rows) AND cardinality(unique_fields) > 0
+              ORDER BY id FOR NO KEY UPDATE LOOP
         FOREACH n IN ARRAY t.unique_fields LOOP
+            -- A transition table has no statistics and a freshly filled table has none yet, so the
+            -- planner may take a nested loop over both: quadratic (100,000 rows: minutes). Hash or
+            -- merge joins are linear whatever it believes, so nested loops are off for this query.
+            PERFORM set_config('enable_nestloop', 'off', true);
             EXECUTE format(
-                'SELECT r.id AS item_id, i.id AS other_id, r.itemtext%1$s AS value, tp.itemtext%1$s_label AS label
-                   FROM new_rows r
-                   JOIN inventory_item i ON i.template_id = r.template_id AND i.itemtext%1$s = r.itemtext%1$s AND i.id <> r.id
-                   JOIN inventory_template tp ON tp.id = r.template_id
-                  WHERE r.template_id = $1 LIMIT 1', n)
+                'SELECT i.itemtext%1$s AS value, min(i.id) AS item_id
+                   FROM inventory_item i
+                  WHERE i.template_id = $1
+                    AND i.itemtext%1$s IN (SELECT r.itemtext%1$s FROM new_rows r WHERE r.template_id = $1)
+                  GROUP BY i.itemtext%1$s HAVING count(*) > 1 LIMIT 1', n)
                 INTO dup USING t.id;
+            PERFORM set_config('enable_nestloop', nestloop, true);
             IF dup.item_id IS NOT NULL THEN
-                RAISE EXCEPTION '% % % is already used by inventory item %', t.name, dup.label, dup.value,
-                    least(dup.item_id, dup.other_id)
+                EXECUTE format('SELECT itemtext%1$s_label FROM inventory_template WHERE id = $1', n) INTO label USING t.id;
+                RAISE EXCEPTION '% % % is already used by inventory item %', t.name, label, dup.value, dup.item_id
                     USING ERRCODE = 'unique_violation', CONSTRAINT = 'uq_inventory_item_identifier';
             END IF;
         END LOOP;
@@ -145,11 +143,35 @@ BEGIN
     RETURN NULL;
 END $$;
 
+CREATE FUNCTION omnidesk_inventory_item_identifiers_row() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
+    n smallint;
+    value text;
+    label text;
+    other bigint;
+BEGIN
+    SELECT id, name, unique_fields INTO t FROM inventory_template WHERE id = NEW.template_id FOR NO KEY UPDATE;
+    FOREACH n IN ARRAY t.unique_fields LOOP
+        value := to_jsonb(NEW) ->> ('itemtext' || n);
+        CONTINUE WHEN value IS NULL;
+        EXECUTE format('SELECT id FROM inventory_item WHERE template_id = $1 AND itemtext%1$s = $2 AND id <> $3 LIMIT 1', n)
+            INTO other USING NEW.template_id, value, NEW.id;
+        IF other IS NOT NULL THEN
+            EXECUTE format('SELECT itemtext%1$s_label FROM inventory_template WHERE id = $1', n) INTO label USING t.id;
+            RAISE EXCEPTION '% % % is already used by inventory item %', t.name, label, value, other
+                USING ERRCODE = 'unique_violation', CONSTRAINT = 'uq_inventory_item_identifier';
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
+
 CREATE TRIGGER inventory_item_identifiers_insert AFTER INSERT ON inventory_item
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION omnidesk_inventory_item_identifiers();
 CREATE TRIGGER inventory_item_identifiers_update AFTER UPDATE ON inventory_item
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION omnidesk_inventory_item_identifiers();
+    FOR EACH ROW WHEN ((@NEW_ITEMTEXTS@) IS DISTINCT FROM (@OLD_ITEMTEXTS@))
+    EXECUTE FUNCTION omnidesk_inventory_item_identifiers_row();
 
 CREATE FUNCTION omnidesk_inventory_history_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -211,7 +233,7 @@ CREATE TRIGGER inventory_template_notify AFTER INSERT OR UPDATE OR DELETE ON inv
     FOR EACH STATEMENT EXECUTE FUNCTION omnidesk_notify_table_change('omnidesk_inventory');
 CREATE TRIGGER product_notify AFTER INSERT OR UPDATE OR DELETE ON product
     FOR EACH STATEMENT EXECUTE FUNCTION omnidesk_notify_table_change('omnidesk_catalog');
-""".replace("@NEW_ITEMTEXTS@", ITEMTEXTS.format(p="n")).replace("@OLD_ITEMTEXTS@", ITEMTEXTS.format(p="o"))
+""".replace("@NEW_ITEMTEXTS@", ITEMTEXTS.format(p="NEW")).replace("@OLD_ITEMTEXTS@", ITEMTEXTS.format(p="OLD"))
 
 DROP_TRIGGERS = r"""
 DROP TRIGGER IF EXISTS product_notify ON product;
@@ -221,6 +243,7 @@ DROP FUNCTION IF EXISTS omnidesk_notify_table_change() CASCADE;
 DROP TRIGGER IF EXISTS service_notify ON service;
 DROP FUNCTION IF EXISTS omnidesk_service_before_update() CASCADE;
 DROP FUNCTION IF EXISTS omnidesk_inventory_history_append_only() CASCADE;
+DROP FUNCTION IF EXISTS omnidesk_inventory_item_identifiers_row() CASCADE;
 DROP FUNCTION IF EXISTS omnidesk_inventory_item_identifiers() CASCADE;
 DROP FUNCTION IF EXISTS omnidesk_inventory_item_history_update() CASCADE;
 DROP FUNCTION IF EXISTS omnidesk_inventory_item_history_insert() CASCADE;
