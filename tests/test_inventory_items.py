@@ -398,3 +398,16 @@ def test_the_picker_offers_only_unassigned_new_or_used_items_of_exactly_that_tem
     assert [r.id for r in inv.available_items(db, admin, "SIM Card")] == [a.id, b.id]
     assert inv.available_items(db, admin, "sim card") == []
     assert c.item_state == "damaged"
+
+
+def test_a_search_lists_matches_once_in_identifier_order_and_its_count_can_be_capped(db, admin):
+    for n in (3, 1, 2):
+        sim(db, admin, n)
+    inv.create_template(db, admin, name="Router", wholesale_cost="1", retail_cost="1")
+    router = inv.create_item(db, admin, "Router", itemtext1="RB-100", itemtext2="RB-100-S")  # matches "RB" twice
+    assert [r.itemtext1 for r in inv.list_items(db, admin, search="8944")] == [iccid(1), iccid(2), iccid(3)]
+    assert [r.itemtext1 for r in inv.list_items(db, admin, search="8944", offset=1, limit=1)] == [iccid(2)]
+    assert [r.id for r in inv.list_items(db, admin, search="RB")] == [router.id]
+    assert inv.count_items(db, admin, search="8944") == 3 and inv.count_items(db, admin, search="RB") == 1
+    assert inv.count_items(db, admin, search="8944", cap=2) == 3  # cap + 1: "more than 2"
+    assert inv.count_items(db, admin, template="SIM Card", state="new") == 3

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text
+from sqlalchemy import and_, func, insert, select, text, union_all
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -996,13 +996,16 @@ def _prefix_range(column, prefix: str):
     return and_(column >= prefix, column < after)
 
 
-def _item_filter(*, template: str | None, state: str | None, location: str | None, assigned: bool | None,
-                 customer_id: int | None, service_id: int | None, search: str, template_id: int | None):
+def _item_filter(session: Session, *, template: str | None = None, state: str | None = None, location: str | None = None,
+                 assigned: bool | None = None, customer_id: int | None = None, service_id: int | None = None):
     conditions = []
-    if template_id is not None:
-        conditions.append(InventoryItem.template_id == template_id)
+    if template:
+        conditions.append(InventoryItem.template_id == template_by_name(session, template).id)
     if state:
-        conditions.append(InventoryItem.item_state == rules.item_state(state))
+        try:
+            conditions.append(InventoryItem.item_state == rules.item_state(state))
+        except FieldError as exc:
+            raise ValidationError({"state": str(exc)}) from None
     if location:
         conditions.append(InventoryItem.item_location == location)
     if assigned is True:
@@ -1013,17 +1016,30 @@ def _item_filter(*, template: str | None, state: str | None, location: str | Non
         conditions.append(InventoryItem.customer_id == customer_id)
     if service_id is not None:
         conditions.append(InventoryItem.service_id == service_id)
-    query = (search or "").strip()
-    if query:
-        alternatives = [_prefix_range(InventoryItem.itemtext1, query), _prefix_range(InventoryItem.itemtext2, query)]
-        compact = query.replace(" ", "")
-        if compact != query:
-            alternatives += [_prefix_range(InventoryItem.itemtext1, compact), _prefix_range(InventoryItem.itemtext2, compact)]
-        digits = query.lstrip("#")
-        if digits.isdigit() and len(digits) <= 18:
-            alternatives.append(InventoryItem.id == int(digits))
-        conditions.append(or_(*alternatives))
-    return and_(*conditions) if conditions else and_(True)
+    return and_(True, *conditions)
+
+
+def _matches(where, search: str, enough: int | None):
+    """(item id, matched identifier) of the items whose identifier starts with `search` (or whose id it is).
+
+    One range scan per identifier column, each in identifier order and stopped after `enough` rows,
+    so a broad prefix ("8944…") costs no more than a narrow one. Items are often numbered in the
+    order of their identifiers (a box imported in ICCID order), which is why the newest-first order
+    of the plain list would walk most of the table before finding a mid-range prefix.
+    """
+    query = search.strip()
+    terms = [query] + ([query.replace(" ", "")] if " " in query else [])
+    branches = []
+    for term in terms:
+        for column in (InventoryItem.itemtext1, InventoryItem.itemtext2):
+            branch = select(InventoryItem.id, column.label("key")).where(where, _prefix_range(column, term)).order_by(column, InventoryItem.id)
+            branches.append(branch.limit(enough) if enough else branch)
+    digits = query.lstrip("#")
+    if digits.isdigit() and len(digits) <= 18:
+        branches.append(select(InventoryItem.id, InventoryItem.itemtext1.label("key")).where(where, InventoryItem.id == int(digits)))
+    parts = [b.subquery() for b in branches]
+    found = union_all(*(select(p.c.id, p.c.key) for p in parts)).subquery()
+    return select(found.c.id, func.min(found.c.key).label("key")).group_by(found.c.id)
 
 
 def list_items(
@@ -1031,46 +1047,51 @@ def list_items(
     assigned: bool | None = None, customer_id: int | None = None, service_id: int | None = None, search: str = "",
     offset: int = 0, limit: int = 100,
 ) -> list[ItemRow]:
-    """One page of items, newest first; `search` matches the start of any identifier (item texts 1
-    and 2: ICCID, IMSI, number, MAC, serial) or the item id."""
+    """One page of items, newest first; with `search`, the items whose identifier (item text 1 or 2:
+    ICCID, IMSI, number, MAC, serial) starts with it, or whose id it is, in identifier order."""
     actor.require("view_inventory", "view inventory")
-    try:
-        limit = max(1, min(limit, MAX_PAGE))
-        with db.read() as s:
-            template_id = template_by_name(s, template).id if template else None
-            where = _item_filter(template=template, state=state, location=location, assigned=assigned,
-                                 customer_id=customer_id, service_id=service_id, search=search, template_id=template_id)
-            page = (
-                select(InventoryItem.id, InventoryItem.template_id, InventoryItem.itemtext1, InventoryItem.itemtext2,
-                       InventoryItem.item_state, InventoryItem.item_location, InventoryItem.customer_id,
-                       InventoryItem.service_id, InventoryItem.sold_date, InventoryItem.updated_at)
-                .where(where).order_by(InventoryItem.id.desc()).offset(max(0, offset)).limit(limit).subquery()
-            )
-            rows = s.execute(
-                select(page.c.id, InventoryTemplate.name, page.c.itemtext1, page.c.itemtext2, page.c.item_state,
-                       page.c.item_location, page.c.customer_id, Customer.name, page.c.service_id, page.c.sold_date,
-                       page.c.updated_at)
-                .join(InventoryTemplate, InventoryTemplate.id == page.c.template_id)
-                .outerjoin(Customer, Customer.id == page.c.customer_id)
-                .order_by(page.c.id.desc())
-            ).all()
-            return [ItemRow(*r) for r in rows]
-    except FieldError as exc:
-        raise ValidationError({"state": str(exc)}) from None
+    limit, offset = max(1, min(limit, MAX_PAGE)), max(0, offset)
+    with db.read() as s:
+        where = _item_filter(s, template=template, state=state, location=location, assigned=assigned,
+                             customer_id=customer_id, service_id=service_id)
+        if (search or "").strip():
+            hits = _matches(where, search, offset + limit).subquery()
+            page = select(hits.c.id, hits.c.key).order_by(hits.c.key, hits.c.id).offset(offset).limit(limit).subquery()
+            order = (page.c.key, page.c.id)
+        else:
+            page = select(InventoryItem.id).where(where).order_by(InventoryItem.id.desc()).offset(offset).limit(limit).subquery()
+            order = (page.c.id.desc(),)
+        rows = s.execute(
+            select(InventoryItem.id, InventoryTemplate.name, InventoryItem.itemtext1, InventoryItem.itemtext2,
+                   InventoryItem.item_state, InventoryItem.item_location, InventoryItem.customer_id, Customer.name,
+                   InventoryItem.service_id, InventoryItem.sold_date, InventoryItem.updated_at)
+            .select_from(page)
+            .join(InventoryItem, InventoryItem.id == page.c.id)
+            .join(InventoryTemplate, InventoryTemplate.id == InventoryItem.template_id)
+            .outerjoin(Customer, Customer.id == InventoryItem.customer_id)
+            .order_by(*order)
+        ).all()
+        return [ItemRow(*r) for r in rows]
 
 
-def count_items(db, actor: Actor, **filters: Any) -> int:
+def count_items(
+    db, actor: Actor, *, template: str | None = None, state: str | None = None, location: str | None = None,
+    assigned: bool | None = None, customer_id: int | None = None, service_id: int | None = None, search: str = "",
+    cap: int | None = None,
+) -> int:
+    """How many items list_items would page through; with `cap`, counting stops at cap + 1 (shown as
+    "more than cap"), which keeps a broad search over a million items fast."""
     actor.require("view_inventory", "view inventory")
     with db.read() as s:
-        template = filters.pop("template", None)
-        template_id = template_by_name(s, template).id if template else None
-        base = dict(template=None, state=None, location=None, assigned=None, customer_id=None, service_id=None, search="")
-        base.update(filters)
-        try:
-            where = _item_filter(template_id=template_id, **base)
-        except FieldError as exc:
-            raise ValidationError({"state": str(exc)}) from None
-        return s.scalar(select(func.count()).select_from(InventoryItem).where(where))
+        where = _item_filter(s, template=template, state=state, location=location, assigned=assigned,
+                             customer_id=customer_id, service_id=service_id)
+        if (search or "").strip():
+            matching = _matches(where, search, cap + 1 if cap is not None else None)
+        else:
+            matching = select(InventoryItem.id).where(where)
+        if cap is not None:
+            matching = matching.limit(cap + 1)
+        return s.scalar(select(func.count()).select_from(matching.subquery()))
 
 
 def available_items(db, actor: Actor, template_name: str, *, location: str | None = None, limit: int = 200) -> list[ItemRow]:
