@@ -327,6 +327,18 @@ def test_a_device_returned_in_time_goes_back_to_stock_or_to_repair(db, admin, pl
     assert inv.mark_overdue_returns_lost(db, admin, now=dt.datetime.now(UTC) + dt.timedelta(days=30)) == []
 
 
+def test_a_service_brought_back_keeps_its_device_and_it_is_no_longer_due_back(db, admin, plays):
+    product = mobile_plan(db, admin, plays, name="GPON 100", slug="gpon", service_type="fixed", inventory_types=["GPON ONT"])
+    c = customer(db, admin)
+    ont = inv.create_item(db, admin, "GPON ONT", itemtext1="ALCL00000077")
+    s = svc.create_service(db, admin, c.id, product.id, auto_renew=False, inventory_items={"GPON ONT": ont.id})
+    svc.change_service_status(db, admin, s.id, "inactive", reason="expired")
+    assert inv.get_item(db, admin, ont.id).return_due_at is not None
+    back = svc.change_service_status(db, admin, s.id, "active", reason="renewed late")
+    assert [p.id for p in back.inventory] == [ont.id] and inv.get_item(db, admin, ont.id).return_due_at is None
+    assert inv.mark_overdue_returns_lost(db, admin, now=dt.datetime.now(UTC) + dt.timedelta(days=30)) == []
+
+
 def test_linked_inventory_can_be_added_and_taken_off_a_service(db, admin, plays):
     s = new_service(db, admin, plays)
     spare = inv.create_item(db, admin, "SIM Card", itemtext1=iccid(77))

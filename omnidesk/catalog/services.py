@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -498,6 +498,15 @@ def _move(session: Session, actor: Actor, service: Service, target: str, reason:
         if awaiting:
             changes["items_to_return"] = awaiting
             summary += f"; {len(awaiting)} device{'s' if len(awaiting) != 1 else ''} to be returned within 14 days"
+    if old in ENDING_STATUSES and target == "active":
+        # Brought back: the devices still with the customer are no longer due back.
+        kept = session.execute(
+            update(InventoryItem).where(InventoryItem.service_id == service.id, InventoryItem.item_state == "assigned",
+                                        InventoryItem.return_due_at.is_not(None))
+            .values(return_due_at=None, version=InventoryItem.version + 1).returning(InventoryItem.id)
+        ).scalars().all()
+        if kept:
+            changes["items_kept"] = list(kept)
     if reason:
         summary += f": {reason}"
     activity.record(session, actor, action="status", entity_type="service", entity_id=service.id,

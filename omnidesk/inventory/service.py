@@ -1138,12 +1138,3 @@ def stock_count(session: Session, template_id: int) -> int:
         select(func.count()).select_from(InventoryItem)
         .where(InventoryItem.template_id == template_id, InventoryItem.item_state.in_(rules.STOCK_STATES))
     )
-
-
-__all__ = [
-    "OutOfStock", "TemplateView", "ItemView", "HistoryView", "ItemRow", "Picked",
-    "list_templates", "get_template", "create_template", "update_template", "delete_template",
-    "create_item", "update_item", "get_item", "item_history", "reveal_management_password", "change_state",
-    "assign_item", "allocate", "release", "return_item", "end_of_service", "mark_overdue_returns_lost",
-    "list_items", "count_items", "available_items", "items_of_service", "template_by_name",
-]
