@@ -411,3 +411,20 @@ def test_a_search_lists_matches_once_in_identifier_order_and_its_count_can_be_ca
     assert inv.count_items(db, admin, search="8944") == 3 and inv.count_items(db, admin, search="RB") == 1
     assert inv.count_items(db, admin, search="8944", cap=2) == 3  # cap + 1: "more than 2"
     assert inv.count_items(db, admin, template="SIM Card", state="new") == 3
+
+
+def _pairs_in_function(db, name: str) -> set[tuple[str, str]]:
+    import re
+
+    with db.engine.connect() as conn:
+        source = conn.execute(text("SELECT pg_get_functiondef(CAST(:f AS regproc))"), {"f": name}).scalar_one()
+    allowed = source.split("NOT IN (", 1)[1].split(") THEN", 1)[0]  # the (from, to) list of the transition check
+    return set(re.findall(r"\('([a-z_]+)', '([a-z_]+)'\)", allowed))
+
+
+def test_the_database_and_python_agree_on_the_item_and_service_state_machines(db):
+    from omnidesk.catalog import rules as catalog_rules
+
+    assert _pairs_in_function(db, "omnidesk_inventory_item_before_write") == set(rules.ALLOWED_PAIRS)
+    service_pairs = {(a, b) for a, targets in catalog_rules.SERVICE_TRANSITIONS.items() for b in targets}
+    assert _pairs_in_function(db, "omnidesk_service_before_update") == service_pairs
