@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from omnidesk import activity
@@ -24,8 +23,8 @@ from omnidesk.auth import Actor
 from omnidesk.catalog import rules
 from omnidesk.catalog.models import Product, ProductInventoryType
 from omnidesk.customers import rules as crules
-from omnidesk.customers.rules import FieldError
-from omnidesk.db.integrity import explain_integrity_error
+from omnidesk.customers.rules import FieldError, validate_all
+from omnidesk.db.integrity import flush_or_refuse
 from omnidesk.db.models import Customer, Service
 from omnidesk.errors import ConcurrentChange, NotFound, ServiceError, ValidationError
 from omnidesk.inventory.models import InventoryTemplate
@@ -113,25 +112,6 @@ class ProductView:
 
 
 # --- helpers ---
-
-
-def _validate(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    values, errors = {}, {}
-    for name, check in checks.items():
-        try:
-            values[name] = check()
-        except FieldError as exc:
-            errors[name] = str(exc)
-    if errors:
-        raise ValidationError(errors)
-    return values
-
-
-def _flush(session: Session) -> None:
-    try:
-        session.flush()
-    except DBAPIError as exc:
-        raise ServiceError(explain_integrity_error(exc)) from exc
 
 
 def _inventory_names(session: Session, product_ids: list[int]) -> dict[int, tuple[str, ...]]:
@@ -230,7 +210,7 @@ def _checks(values: dict[str, Any], creating: bool, playbooks_dir: Path) -> dict
 
 
 def _clean(values: dict[str, Any], current: Product | None, playbooks_dir: Path) -> dict[str, Any]:
-    clean = _validate(_checks(values, current is None, playbooks_dir))
+    clean = validate_all(_checks(values, current is None, playbooks_dir))
     if "available_from" in values or "available_until" in values:
         try:
             clean["available_from"], clean["available_until"] = rules.availability(
@@ -333,9 +313,9 @@ def create_product(db, actor: Actor, *, playbooks_dir: Path | None = None, **val
             raise ValidationError({"slug": f"Slug {clean['slug']!r} is already used by another product."})
         product = Product(**clean)
         s.add(product)
-        _flush(s)
+        flush_or_refuse(s)
         _set_inventory(s, product, template_ids)
-        _flush(s)
+        flush_or_refuse(s)
         activity.record(
             s, actor, action="create", entity_type="product", entity_id=product.id,
             summary=f"Created {product.category} product {product.name}",
@@ -372,7 +352,7 @@ def update_product(
                 _set_inventory(s, product, template_ids)
         for key, value in clean.items():
             setattr(product, key, value)
-        _flush(s)
+        flush_or_refuse(s)
         if changed:
             activity.record(s, actor, action="update", entity_type="product", entity_id=product.id,
                             summary=f"Edited product {product.name}", changes=changed)
@@ -396,12 +376,12 @@ def clone_product(db, actor: Actor, product_id: int) -> ProductView:
                       provisioning_json_vars=dict(original.provisioning_json_vars or {}))
         copy = Product(**copied, name=name, slug=slug, enabled=False)
         s.add(copy)
-        _flush(s)
+        flush_or_refuse(s)
         template_ids = [tid for (tid,) in s.execute(
             select(ProductInventoryType.template_id).where(ProductInventoryType.product_id == original.id)
             .order_by(ProductInventoryType.position))]
         _set_inventory(s, copy, template_ids)
-        _flush(s)
+        flush_or_refuse(s)
         activity.record(s, actor, action="clone", entity_type="product", entity_id=copy.id,
                         summary=f"Cloned product {original.name} as {name}", changes={"cloned_from": [None, original.id]})
         s.refresh(copy)

@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from omnidesk import activity
@@ -29,8 +28,8 @@ from omnidesk.auth import Actor
 from omnidesk.catalog import rules
 from omnidesk.catalog.models import Product, ProductInventoryType
 from omnidesk.customers import rules as crules
-from omnidesk.customers.rules import FieldError
-from omnidesk.db.integrity import explain_integrity_error
+from omnidesk.customers.rules import FieldError, validate_all
+from omnidesk.db.integrity import flush_or_refuse
 from omnidesk.db.models import Customer, Service, Site
 from omnidesk.errors import ConcurrentChange, NotFound, ServiceError, ValidationError
 from omnidesk.inventory import service as inventory
@@ -163,25 +162,6 @@ def _unit(db, session: Session | None) -> Iterator[Session]:
         yield s
 
 
-def _flush(session: Session) -> None:
-    try:
-        session.flush()
-    except DBAPIError as exc:
-        raise ServiceError(explain_integrity_error(exc)) from exc
-
-
-def _validate(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    values, errors = {}, {}
-    for name, check in checks.items():
-        try:
-            values[name] = check()
-        except FieldError as exc:
-            errors[name] = str(exc)
-    if errors:
-        raise ValidationError(errors)
-    return values
-
-
 def _moment(value, label: str) -> dt.datetime | None:
     if value in (None, ""):
         return None
@@ -281,7 +261,7 @@ def create_service(
     }
     if name is not None:
         checks["name"] = lambda: crules.required_text(name, "Service name", 200)
-    clean = _validate(checks)
+    clean = validate_all(checks)
     chosen = dict(inventory_items or {})
     with _unit(db, session) as s:
         customer = inventory.receiving_customer(s, customer_id)
@@ -323,7 +303,7 @@ def create_service(
             deprovisioning_json_vars=dict(product.provisioning_json_vars or {}), notes=clean["notes"],
         )
         s.add(service)
-        _flush(s)
+        flush_or_refuse(s)
         picked: dict[str, int] = {}
         for template_name in required:
             if template_name in chosen:
@@ -358,7 +338,7 @@ def record_service_uuid(db, actor: Actor, service_id: int, service_uuid: str, *,
         if service.service_uuid is not None and service.service_uuid != uuid:
             raise ServiceError(f"{_label(service)} already has the OCS account {service.service_uuid}; it cannot change.")
         service.service_uuid = uuid
-        _flush(s)
+        flush_or_refuse(s)
         s.refresh(service)
         return _view(s, service)
 
@@ -436,7 +416,7 @@ def update_service(db, actor: Actor, service_id: int, *, expected_version: int |
         checks["promo_code"] = lambda: crules.optional_text(changes["promo_code"], "Promo code", 40) or None
     if "notes" in changes:
         checks["notes"] = lambda: crules.optional_text(changes["notes"], "Notes", 10_000)
-    clean = _validate(checks)
+    clean = validate_all(checks)
     with db.transaction() as s:
         service = _service(s, service_id, lock=True)
         if expected_version is not None and service.version != expected_version:
@@ -453,7 +433,7 @@ def update_service(db, actor: Actor, service_id: int, *, expected_version: int |
         changed = activity.diff({k: getattr(service, k) for k in clean}, clean)
         for key, value in clean.items():
             setattr(service, key, value)
-        _flush(s)
+        flush_or_refuse(s)
         if changed:
             activity.record(s, actor, action="update", entity_type="service", entity_id=service.id,
                             customer_id=service.customer_id, summary=f"Edited service {service.name}", changes=changed)
@@ -488,7 +468,7 @@ def _move(session: Session, actor: Actor, service: Service, target: str, reason:
         if service.deactivate_date is None or service.deactivate_date > now:
             changes["deactivate_date"] = [service.deactivate_date, now]
             service.deactivate_date = now
-    _flush(session)
+    flush_or_refuse(session)
     summary = f"Status {rules.STATUS_LABELS[old]} → {rules.STATUS_LABELS[target]}"
     if target in ENDING_STATUSES:
         restocked, awaiting = inventory.end_of_service(session, actor, service, now=now)
@@ -539,7 +519,7 @@ def remove_auto_renew(db, actor: Actor, service_id: int) -> ServiceView:
         if not service.auto_renew:
             raise ServiceError(f"{_label(service)} does not renew automatically.")
         service.auto_renew = False
-        _flush(s)
+        flush_or_refuse(s)
         ends = f"; it ends {service.deactivate_date:%Y-%m-%d %H:%M %Z}" if service.deactivate_date else ""
         activity.record(s, actor, action="update", entity_type="service", entity_id=service.id,
                         customer_id=service.customer_id, summary=f"Removed auto-renew from service {service.name}{ends}",

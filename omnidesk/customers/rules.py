@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
 
 import email_validator
 from openlocationcode import openlocationcode as olc
 
+from omnidesk.errors import ValidationError
 from omnidesk.db.models import ACCOUNT_TYPES, CONTACT_TYPES, PAYMENT_TYPES
 
 NAME_MAX = 200
@@ -42,6 +44,20 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 class FieldError(ValueError):
     """One field's value is unusable; str(error) is the message shown beside the field."""
+
+
+def validate_all(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run every field check, collecting all messages before refusing, so a form shows them all.
+    Returns {field: clean value}; raises ValidationError({field: message}) if any check failed."""
+    values, errors = {}, {}
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except FieldError as exc:
+            errors[name] = str(exc)
+    if errors:
+        raise ValidationError(errors)
+    return values
 
 
 def required_text(value: str | None, label: str, maximum: int) -> str:

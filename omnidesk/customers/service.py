@@ -13,14 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, literal, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from omnidesk import activity
 from omnidesk.auth import Actor
 from omnidesk.customers import rules
-from omnidesk.customers.rules import FieldError
-from omnidesk.db.integrity import explain_integrity_error
+from omnidesk.customers.rules import FieldError, validate_all
+from omnidesk.db.integrity import flush_or_refuse
 from omnidesk.db.models import (
     ActivityEntry,
     BillingTransaction,
@@ -177,26 +176,6 @@ class CustomerDetail:
 # --- helpers ---
 
 
-def _validate(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Run every field check, collecting all messages before refusing, so a form shows them all."""
-    values, errors = {}, {}
-    for name, check in checks.items():
-        try:
-            values[name] = check()
-        except FieldError as exc:
-            errors[name] = str(exc)
-    if errors:
-        raise ValidationError(errors)
-    return values
-
-
-def _flush(session: Session) -> None:
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise ServiceError(explain_integrity_error(exc)) from exc
-
-
 def _customer(session: Session, customer_id: int, *, for_update: bool = False, writable: bool = False) -> Customer:
     stmt = select(Customer).where(Customer.id == customer_id)
     if for_update:
@@ -277,7 +256,7 @@ def _insert(
 ) -> None:
     """Add a contact, site or tag and log the values it was created with."""
     session.add(record)
-    _flush(session)
+    flush_or_refuse(session)
     activity.record(
         session, actor, action="create", entity_type=entity_type, entity_id=record.id,
         customer_id=record.customer_id, summary=summary(),
@@ -292,7 +271,7 @@ def _apply(
     changed = activity.diff(_fields(record, list(clean)), clean)
     for key, value in clean.items():
         setattr(record, key, value)
-    _flush(session)
+    flush_or_refuse(session)
     if changed:
         activity.record(
             session, actor, action="update", entity_type=entity_type, entity_id=record.id,
@@ -341,7 +320,7 @@ def _detail(session: Session, customer: Customer) -> CustomerDetail:
 
 
 def _reloaded(session: Session, customer: Customer) -> CustomerDetail:
-    _flush(session)
+    flush_or_refuse(session)
     session.refresh(customer)
     return _detail(session, customer)
 
@@ -420,7 +399,7 @@ def create_customer(
         contact_raw = {"contact_type": "primary", **primary_contact}
         for key, check in _contact_checks(contact_raw).items():
             checks[f"contact_{key}"] = check
-    values = _validate(checks)
+    values = validate_all(checks)
     try:
         rules.date_range(values["contract_start_date"], values["contract_end_date"], "The contract")
     except FieldError as exc:
@@ -430,7 +409,7 @@ def create_customer(
     with db.transaction() as s:
         customer = Customer(status="pending", **customer_values)
         s.add(customer)
-        _flush(s)
+        flush_or_refuse(s)
         if contact_values:
             s.add(Contact(customer_id=customer.id, **contact_values))
         activity.record(
@@ -447,7 +426,7 @@ def update_customer(db, actor: Actor, customer_id: int, *, expected_version: int
     unknown = set(changes) - set(CUSTOMER_FIELDS)
     if unknown:
         raise ServiceError(f"Unknown customer field(s): {', '.join(sorted(unknown))}.")
-    values = _validate(_customer_checks(changes))
+    values = validate_all(_customer_checks(changes))
     with db.transaction() as s:
         customer = _customer(s, customer_id, for_update=True, writable=True)
         if expected_version is not None and customer.version != expected_version:
@@ -660,7 +639,7 @@ def add_contact(db, actor: Actor, customer_id: int, **values: Any) -> ContactVie
     actor.require("create_customer_contact", "add contacts")
     values.setdefault("contact_type", "primary")
     values.setdefault("last_name", "")
-    clean = _validate(_contact_checks(values))
+    clean = validate_all(_contact_checks(values))
     with db.transaction() as s:
         customer = _customer(s, customer_id, writable=True)
         contact = Contact(customer_id=customer.id, **clean)
@@ -671,7 +650,7 @@ def add_contact(db, actor: Actor, customer_id: int, **values: Any) -> ContactVie
 
 def update_contact(db, actor: Actor, contact_id: int, **changes: Any) -> ContactView:
     actor.require("update_customer_contact", "edit contacts")
-    clean = _validate(_contact_checks(changes))
+    clean = validate_all(_contact_checks(changes))
     with db.transaction() as s:
         contact = _owned(s, Contact, contact_id, "contact")
         _apply(s, actor, contact, clean, "contact", lambda: f"Edited contact {contact.first_name} {contact.last_name}".strip())
@@ -715,7 +694,7 @@ def _site_values(values: dict[str, Any], current: Site | None) -> dict[str, Any]
         lng = values.get("longitude", current.longitude if current else None)
         checks["latitude"] = lambda: rules.coordinate(lat, "Latitude", 90)
         checks["longitude"] = lambda: rules.coordinate(lng, "Longitude", 180)
-    clean = _validate(checks)
+    clean = validate_all(checks)
     if "latitude" in clean:
         try:
             rules.coordinates(clean["latitude"], clean["longitude"])
@@ -767,14 +746,14 @@ def delete_site(db, actor: Actor, site_id: int) -> None:
 
 def add_attribute(db, actor: Actor, customer_id: int, key: str, value: str) -> AttributeView:
     actor.require("create_customer_attribute", "add attributes")
-    clean = _validate({"key": lambda: rules.attribute_key(key), "value": lambda: rules.attribute_value(value)})
+    clean = validate_all({"key": lambda: rules.attribute_key(key), "value": lambda: rules.attribute_value(value)})
     with db.transaction() as s:
         customer = _customer(s, customer_id, writable=True)
         if _attribute_key_taken(s, customer.id, clean["key"]):
             raise ValidationError({"key": f"{_label(customer)} already has an attribute {clean['key']}; edit that one instead."})
         attribute = CustomerAttribute(customer_id=customer.id, **clean)
         s.add(attribute)
-        _flush(s)
+        flush_or_refuse(s)
         activity.record(
             s, actor, action="create", entity_type="attribute", entity_id=attribute.id, customer_id=customer.id,
             summary=f"Set attribute {attribute.key} = {attribute.value}", changes={attribute.key: [None, attribute.value]},
@@ -793,7 +772,7 @@ def update_attribute(
         checks["key"] = lambda: rules.attribute_key(key)
     if value is not None:
         checks["value"] = lambda: rules.attribute_value(value)
-    clean = _validate(checks)
+    clean = validate_all(checks)
     with db.transaction() as s:
         attribute = s.get(CustomerAttribute, attribute_id, with_for_update=True)
         if attribute is None or (customer_id is not None and attribute.customer_id != customer_id):
@@ -834,7 +813,7 @@ def _tag_values(values: dict[str, Any], current: CustomerTag | None) -> dict[str
         start = values.get("active_from", current.active_from if current else None)
         end = values.get("deactivate_at", current.deactivate_at if current else None)
         checks["deactivate_at"] = lambda: rules.tag_window(start, end)
-    clean = _validate(checks)
+    clean = validate_all(checks)
     if "deactivate_at" in clean:
         clean["active_from"], clean["deactivate_at"] = clean["deactivate_at"]
     return clean

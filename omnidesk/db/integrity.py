@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from omnidesk.errors import ServiceError
 
 CONSTRAINT_MESSAGES = {
     "uq_contact_one_primary": "This customer already has a primary contact; make the new one a billing or technical contact, or change the existing one first.",
@@ -29,3 +34,24 @@ def explain_integrity_error(exc: IntegrityError) -> str:
         return CONSTRAINT_MESSAGES[name]
     primary = getattr(diag, "message_primary", None)
     return primary or str(exc.orig).splitlines()[0]
+
+
+def flush_or_refuse(session: Session) -> None:
+    """Flush; a constraint or trigger refusal becomes a ServiceError saying why. A lost connection is
+    left alone, so Database.transaction() reports it as DatabaseUnavailable."""
+    try:
+        session.flush()
+    except OperationalError:
+        raise
+    except DBAPIError as exc:
+        raise ServiceError(explain_integrity_error(exc)) from exc
+
+
+def execute_or_refuse(session: Session, statement, params=None) -> Any:
+    """session.execute with the refusals of flush_or_refuse."""
+    try:
+        return session.execute(statement, params)
+    except OperationalError:
+        raise
+    except DBAPIError as exc:
+        raise ServiceError(explain_integrity_error(exc)) from exc

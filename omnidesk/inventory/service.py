@@ -21,14 +21,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, text, union_all
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from omnidesk import activity
 from omnidesk.auth import Actor
 from omnidesk.customers import rules as crules
-from omnidesk.customers.rules import FieldError
-from omnidesk.db.integrity import explain_integrity_error
+from omnidesk.customers.rules import FieldError, validate_all
+from omnidesk.db.integrity import flush_or_refuse, execute_or_refuse
 from omnidesk.db.models import ActivityEntry, Customer, Service
 from omnidesk.errors import ConcurrentChange, NotFound, ServiceError, ValidationError
 from omnidesk.inventory import rules, secrets
@@ -191,32 +190,6 @@ def _as(session: Session, actor: Actor, reason: str = "") -> None:
     )
 
 
-def _flush(session: Session) -> None:
-    try:
-        session.flush()
-    except DBAPIError as exc:  # constraint and trigger refusals
-        raise ServiceError(explain_integrity_error(exc)) from exc
-
-
-def _execute(session: Session, statement, params=None):
-    try:
-        return session.execute(statement, params)
-    except DBAPIError as exc:
-        raise ServiceError(explain_integrity_error(exc)) from exc
-
-
-def _validate(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    values, errors = {}, {}
-    for name, check in checks.items():
-        try:
-            values[name] = check()
-        except FieldError as exc:
-            errors[name] = str(exc)
-    if errors:
-        raise ValidationError(errors)
-    return values
-
-
 def _template_view(t: InventoryTemplate, in_stock: int = 0, total: int = 0) -> TemplateView:
     return TemplateView(
         t.id, t.name, t.icon, t.wholesale_cost, t.retail_cost, tuple(getattr(t, c) for c in LABELS),
@@ -351,7 +324,7 @@ def _template_values(values: dict[str, Any], current: InventoryTemplate | None) 
     for key in ("returnable", "allow_dropdown_staff", "allow_dropdown_customer"):
         if key in values:
             checks[key] = (lambda k: lambda: bool(values[k]))(key)
-    clean = _validate(checks)
+    clean = validate_all(checks)
     if "labels" in values or current is None:
         labels = {n: clean[LABELS[n - 1]] for n in range(1, rules.ITEMTEXT_COUNT + 1)}
     elif current is not None:
@@ -405,7 +378,7 @@ def create_template(db, actor: Actor, **values: Any) -> TemplateView:
             raise ValidationError({"name": f"There is already an inventory template named {clean['name']!r}."})
         template = InventoryTemplate(**clean)
         s.add(template)
-        _flush(s)
+        flush_or_refuse(s)
         activity.record(
             s, actor, action="create", entity_type="inventory_template", entity_id=template.id,
             summary=f"Created inventory template {template.name}",
@@ -449,7 +422,7 @@ def update_template(db, actor: Actor, template_id: int, *, expected_version: int
         changed = activity.diff(before, clean)
         for key, value in clean.items():
             setattr(template, key, value)
-        _flush(s)
+        flush_or_refuse(s)
         if changed:
             activity.record(
                 s, actor, action="update", entity_type="inventory_template", entity_id=template.id,
@@ -538,7 +511,7 @@ def _item_values(values: dict[str, Any], template: InventoryTemplate, current: I
     unknown = set(values) - set(ITEM_FIELDS)
     if unknown:
         raise ServiceError(f"Unknown item field(s): {', '.join(sorted(unknown))}.")
-    clean = _validate(_item_checks(values, template, current is None))
+    clean = validate_all(_item_checks(values, template, current is None))
     if "latitude" in values or "longitude" in values:
         try:
             lat, lng = crules.coordinates(
@@ -594,9 +567,9 @@ def create_item(db, actor: Actor, template: int | str, *, item_state: str = "new
         password = {"management_password": clean.pop("management_password")} if "management_password" in clean else {}
         item = InventoryItem(template_id=tpl.id, item_state=state, **clean)
         s.add(item)
-        _flush(s)
+        flush_or_refuse(s)
         _apply_password(s, item, password)
-        _flush(s)
+        flush_or_refuse(s)
         s.refresh(item)
         return _item_view(item, tpl)
 
@@ -622,7 +595,7 @@ def update_item(db, actor: Actor, item_id: int, *, expected_version: int | None 
         _apply_password(s, item, clean)
         for key, value in clean.items():
             setattr(item, key, value)
-        _flush(s)
+        flush_or_refuse(s)
         if changed and item.customer_id is not None:
             activity.record(s, actor, action="update", entity_type="inventory_item", entity_id=item.id,
                             customer_id=item.customer_id, summary=f"Edited {_describe(item, tpl)}", changes=changed)
@@ -690,7 +663,7 @@ def change_state(db, actor: Actor, item_id: int, new_state: str, *, reason: str 
         item.item_state = target
         if target in rules.STOCK_STATES:
             item.customer_id = item.service_id = None
-        _flush(s)
+        flush_or_refuse(s)
         if customer_id is not None:
             activity.record(
                 s, actor, action="state", entity_type="inventory_item", entity_id=item.id, customer_id=customer_id,
@@ -721,7 +694,7 @@ def assign_item(
         _as(s, actor, reason or "assigned")
         old = item.item_state
         item.item_state, item.customer_id, item.service_id = "assigned", customer.id, service.id if service else None
-        _flush(s)
+        flush_or_refuse(s)
         to = f" for service {service.id} ({service.name})" if service else ""
         activity.record(
             s, actor, action="assign", entity_type="inventory_item", entity_id=item.id, customer_id=customer.id,
@@ -782,7 +755,7 @@ class _ShortPick(Exception):
 
 
 def _pick_fast(s: Session, params: dict[str, Any], where_location: str) -> list[Picked]:
-    return [Picked(*r) for r in _execute(s, text(_PICK.format(location=where_location)), params)]
+    return [Picked(*r) for r in execute_or_refuse(s, text(_PICK.format(location=where_location)), params)]
 
 
 def _pick_waiting(s: Session, actor: Actor, params: dict[str, Any], where_location: str, place: str | None) -> list[Picked]:
@@ -802,7 +775,7 @@ def _pick_waiting(s: Session, actor: Actor, params: dict[str, Any], where_locati
         taken.extend(more)
     if len(taken) < count:
         raise OutOfStock(tpl.name, count, len(taken), place)
-    return [Picked(*r) for r in _execute(s, text(_ASSIGN_LOCKED), {**params, "ids": taken})]
+    return [Picked(*r) for r in execute_or_refuse(s, text(_ASSIGN_LOCKED), {**params, "ids": taken})]
 
 
 def _log_allocation(s: Session, actor: Actor, params: dict[str, Any], picked: list[Picked]) -> list[Picked]:
@@ -895,7 +868,7 @@ def release(db, actor: Actor, item_ids: Sequence[int], *, reason: str = "release
             back = before if before in rules.STOCK_STATES else "used"
             customer_id = item.customer_id
             item.item_state, item.customer_id, item.service_id = back, None, None
-            _flush(s)
+            flush_or_refuse(s)
             activity.record(
                 s, actor, action="release", entity_type="inventory_item", entity_id=item.id, customer_id=customer_id,
                 summary=f"Released {_describe(item, tpl)} back to stock as {rules.state_label(back)}: {reason}",
@@ -925,7 +898,7 @@ def return_item(db, actor: Actor, item_id: int, *, condition: str = "used", reas
         old, customer_id = item.item_state, item.customer_id
         item.item_state = target
         item.customer_id = item.service_id = None
-        _flush(s)
+        flush_or_refuse(s)
         if customer_id is not None:
             activity.record(
                 s, actor, action="return", entity_type="inventory_item", entity_id=item.id, customer_id=customer_id,
@@ -961,7 +934,7 @@ def end_of_service(session: Session, actor: Actor, service: Service, *, now: dt.
         else:
             item.item_state, item.customer_id, item.service_id = "used", None, None
             restocked.append(item.id)
-    _flush(session)
+    flush_or_refuse(session)
     return restocked, awaiting
 
 
@@ -978,7 +951,7 @@ def mark_overdue_returns_lost(db, actor: Actor, *, now: dt.datetime | None = Non
         for item in items:
             tpl = _template(s, item.template_id)
             item.item_state = "lost"
-            _flush(s)
+            flush_or_refuse(s)
             activity.record(
                 s, actor, action="state", entity_type="inventory_item", entity_id=item.id, customer_id=item.customer_id,
                 summary=f"{_describe(item, tpl)} not returned within {rules.RETURN_GRACE_DAYS} days: marked Lost",
