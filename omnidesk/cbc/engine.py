@@ -408,12 +408,16 @@ def check_encodes(content: WarningContent, targets: dict[str, Any] | None, confi
             raise CbcInputError(f"Peer {name}: {exc}") from None
 
 
-def check_warning(request: WarningRequest, configs: Mapping[str, PeerConfig]) -> None:
-    """Everything send_warning checks before sending, against the given peers; raises CbcInputError."""
+def check_warning(request: WarningRequest, configs: Mapping[str, PeerConfig]
+                  ) -> tuple[WarningContent, dict[str, Any] | None]:
+    """Everything send_warning checks before sending, against the given peers; raises CbcInputError.
+    Returns what would be sent: the content and the per-peer targets (None = every connected peer)."""
     if request.targets is None and not configs:
         raise NoPeerConnectedError("No peer is configured; add a BSC or MME first.")
     content = warning_content(request, request.update_number)
-    check_encodes(content, resolve_targets(request, configs), configs)
+    targets = resolve_targets(request, configs)
+    check_encodes(content, targets, configs)
+    return content, targets
 
 
 # ---------------------------------------------------------------------------------------------
@@ -705,12 +709,7 @@ class CellBroadcastCentre:
         """Send a new warning. Raises CbcInputError (nothing sent) for bad input; otherwise a Future ->
         WarningStatus once every peer answered or the warning timer ran out. `future.warning_id` is set.
         warning_id: the caller's id for it (the store's row id); by default the engine numbers warnings."""
-        configs = self.configs()
-        if request.targets is None and not configs:
-            raise NoPeerConnectedError("No peer is configured; add a BSC or MME first.")
-        content = warning_content(request, request.update_number)
-        targets = resolve_targets(request, configs)
-        check_encodes(content, targets, configs)
+        content, targets = check_warning(request, self.configs())
         warning_id = self._claim_id(warning_id)
         future = self._submit(self._send(warning_id, content, targets, request.warning_period))
         future.warning_id = warning_id  # type: ignore[attr-defined]
