@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -235,12 +236,17 @@ def _database(settings):
     return configured_database(settings, application_name="omnidesk-cli")
 
 
-def _open(settings):
+@contextlib.contextmanager
+def _opened(settings):
+    """(database, acting user) for one command; the connections are closed when it ends."""
     from omnidesk.auth import builtin_admin
     from omnidesk.db.engine import open_database
 
     db = open_database(settings, upgrade=True, application_name="omnidesk-cli")
-    return db, builtin_admin(db)
+    try:
+        yield db, builtin_admin(db)
+    finally:
+        db.dispose()
 
 
 def _safe_url(db) -> str:
@@ -300,14 +306,11 @@ def db_stop(args, settings) -> int:
 def demo_data(args, settings) -> int:
     from omnidesk.demo import load_demo_data
 
-    db, actor = _open(settings)
-    try:
+    with _opened(settings) as (db, actor):
         summary = load_demo_data(
             db, actor, args.customers, args.seed, only_if_empty=args.if_empty,
             progress=_progress(sys.stderr.isatty()) if args.progress or sys.stderr.isatty() else None,
         )
-    finally:
-        db.dispose()
     print(summary.message)
     return 0
 
@@ -336,8 +339,7 @@ def _progress(terminal: bool):
 def customers_list(args, settings) -> int:
     from omnidesk.customers.service import count_customers, list_customers
 
-    db, actor = _open(settings)
-    try:
+    with _opened(settings) as (db, actor):
         rows = list_customers(
             db, actor, search=args.search, sort=args.sort, descending=args.desc, offset=args.offset,
             limit=args.limit, include_archived=args.archived, status=args.status,
@@ -350,8 +352,6 @@ def customers_list(args, settings) -> int:
             count_customers(db, actor, search=args.search, include_archived=args.archived, status=args.status)
             if full_page or args.offset else args.offset + len(rows)
         )
-    finally:
-        db.dispose()
     _table(
         ("ID", "Name", "Type", "Status", "Payment", "Credit", "E-mail", "Phone"),
         [
@@ -372,11 +372,8 @@ def customers_list(args, settings) -> int:
 def customers_show(args, settings) -> int:
     from omnidesk.customers.service import get_customer
 
-    db, actor = _open(settings)
-    try:
+    with _opened(settings) as (db, actor):
         detail = get_customer(db, actor, args.id)
-    finally:
-        db.dispose()
     if args.json:
         _print_json(_detail_json(detail))
     else:
@@ -396,14 +393,11 @@ def customers_create(args, settings) -> int:
             "email": args.email,
             "phone": args.phone,
         }
-    db, actor = _open(settings)
-    try:
+    with _opened(settings) as (db, actor):
         detail = create_customer(
             db, actor, name=args.name, account_type=args.account_type, payment_type=args.payment_type,
             currency=args.currency, credit_limit=args.credit_limit, primary_contact=contact,
         )
-    finally:
-        db.dispose()
     if args.json:
         _print_json(_detail_json(detail))
     else:

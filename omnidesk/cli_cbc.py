@@ -93,12 +93,9 @@ def peers_list(args, settings) -> int:
     from omnidesk import cli
     from omnidesk.cbc import store
 
-    db, actor = cli._open(settings)
-    try:
+    with cli._opened(settings) as (db, actor):
         peers = store.list_peers(db, actor)
         running = store.centre_running(db)
-    finally:
-        db.dispose()
     if args.json:
         cli._print_json({"centre_running": running, "peers": [p.__dict__ for p in peers]})
         return 0
@@ -118,13 +115,10 @@ def peers_add(args, settings) -> int:
     from omnidesk import cli
     from omnidesk.cbc import store
 
-    db, actor = cli._open(settings)
-    try:
+    with cli._opened(settings) as (db, actor):
         peer = store.add_peer(db, actor, name=args.name, protocol=args.protocol, role=args.role, host=args.host,
                               port=args.port, transport=args.transport, repetition_period_layout=LAYOUTS[args.layout],
                               remote_host=args.remote_host)
-    finally:
-        db.dispose()
     print(f"Added {peer.protocol.upper()} peer {peer.name} ({peer.role}, {peer.host}:{peer.port}); "
           "a running centre connects to it now.")
     return 0
@@ -134,11 +128,8 @@ def peers_remove(args, settings) -> int:
     from omnidesk import cli
     from omnidesk.cbc import store
 
-    db, actor = cli._open(settings)
-    try:
+    with cli._opened(settings) as (db, actor):
         store.remove_peer(db, actor, args.name)
-    finally:
-        db.dispose()
     print(f"Removed peer {args.name}.")
     return 0
 
@@ -186,12 +177,9 @@ def warning_send(args, settings) -> int:
     from omnidesk.cbc import store
 
     data = _read_json(args.file)
-    db, actor = cli._open(settings)
-    try:
+    with cli._opened(settings) as (db, actor):
         record = store.submit_warning(db, actor, data)
         return _wait_and_report(db, actor, record.id, args, lambda w: w.settled)
-    finally:
-        db.dispose()
 
 
 def warning_update(args, settings) -> int:
@@ -199,37 +187,28 @@ def warning_update(args, settings) -> int:
     from omnidesk.cbc import store
 
     data = _read_json(args.file)
-    db, actor = cli._open(settings)
-    try:
+    with cli._opened(settings) as (db, actor):
         before = store.get_warning(db, actor, args.id)
         store.request_update(db, actor, args.id, data)
         return _wait_and_report(db, actor, args.id, args,
                                 lambda w: w.settled and (w.update_number != before.update_number or w.state == "failed"))
-    finally:
-        db.dispose()
 
 
 def warning_stop(args, settings) -> int:
     from omnidesk import cli
     from omnidesk.cbc import store
 
-    db, actor = cli._open(settings)
-    try:
+    with cli._opened(settings) as (db, actor):
         store.request_stop(db, actor, args.id)
         return _wait_and_report(db, actor, args.id, args, lambda w: w.state in store.FINAL_STATES)
-    finally:
-        db.dispose()
 
 
 def warning_status(args, settings) -> int:
     from omnidesk import cli
     from omnidesk.cbc import store
 
-    db, actor = cli._open(settings)
-    try:
+    with cli._opened(settings) as (db, actor):
         record = store.get_warning(db, actor, args.id)
-    finally:
-        db.dispose()
     if args.json:
         cli._print_json(record.as_json())
     else:
@@ -241,11 +220,8 @@ def warnings_list(args, settings) -> int:
     from omnidesk import cli
     from omnidesk.cbc import store
 
-    db, actor = cli._open(settings)
-    try:
+    with cli._opened(settings) as (db, actor):
         records = store.list_warnings(db, actor, limit=args.limit, live_only=args.live)
-    finally:
-        db.dispose()
     if args.json:
         cli._print_json([r.as_json() for r in records])
         return 0
@@ -328,8 +304,7 @@ def centre_serve(args, settings) -> int:
     from omnidesk.cbc import store
     from omnidesk.cbc.centre import BroadcastCentre
 
-    db, actor = cli._open(settings)
-    try:
+    with cli._opened(settings) as (db, actor):
         with BroadcastCentre(db, on_event=_print_link_events):
             peers = store.list_peers(db, actor)
             print(f"Cell broadcast centre running for {db.display_name} with {len(peers)} peer(s); "
@@ -337,23 +312,28 @@ def centre_serve(args, settings) -> int:
             _until_interrupted()
         print("Centre stopped; its links are closed (the peers keep broadcasting what they have).")
         return 0
-    finally:
-        db.dispose()
 
 
 def centre_simulate(args, settings) -> int:
     from omnidesk import cli
     from omnidesk.cbc import store
-    from omnidesk.cbc.centre import BroadcastCentre, CentreAlreadyRunning
+    from omnidesk.cbc.centre import CentreAlreadyRunning
+
+    with cli._opened(settings) as (db, actor):
+        if store.centre_running(db):
+            raise CentreAlreadyRunning("A cell broadcast centre is already running for this database; stop it first — "
+                                       "`simulate` runs its own centre for the simulated network.")
+        _simulate(args, db, actor)
+    return 0
+
+
+def _simulate(args, db, actor) -> None:
+    from omnidesk.cbc import store
+    from omnidesk.cbc.centre import BroadcastCentre
     from omnidesk.cbc.engine import BackgroundLoop
     from omnidesk.cbc.simulator import BscSimulator, MmeSimulator, default_bsc_cells, default_mme_cells
     from omnidesk.cbc.transport import MemoryNetwork, sctp_available
 
-    db, actor = cli._open(settings)
-    if store.centre_running(db):
-        db.dispose()
-        raise CentreAlreadyRunning("A cell broadcast centre is already running for this database; stop it first — "
-                                   "`simulate` runs its own centre for the simulated network.")
     network = MemoryNetwork()
     loop = BackgroundLoop("simulators")
     sctp = sctp_available()
@@ -382,13 +362,9 @@ def centre_simulate(args, settings) -> int:
               "Ctrl-C stops.", flush=True)
         with BroadcastCentre(db, network=network, on_event=_print_link_events):
             _until_interrupted()
-        return 0
     finally:
         for sim in sims:
             loop.run(sim.stop())
         loop.stop()
-        try:
-            removed = store.remove_simulated_peers(db)
-            print(f"Simulation over; removed {removed} simulated peer(s).")
-        finally:
-            db.dispose()
+        removed = store.remove_simulated_peers(db)
+        print(f"Simulation over; removed {removed} simulated peer(s).")
