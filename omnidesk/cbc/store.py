@@ -408,25 +408,33 @@ def stored_request(db, warning_id: int, peers: Mapping[str, PeerConfig]) -> tupl
 # Warnings: reading
 
 
+def _warnings_query():
+    """Warnings with their creator's name and how many of their commands wait, in one query."""
+    creator = select(StaffUser.username).where(StaffUser.id == CbcWarning.created_by).scalar_subquery()
+    pending = (select(func.count()).select_from(CbcCommand)
+               .where(CbcCommand.warning_id == CbcWarning.id, CbcCommand.done_at.is_(None)).scalar_subquery())
+    return select(CbcWarning, creator, pending)
+
+
 def get_warning(db, actor: Actor, warning_id: int) -> WarningRecord:
     actor.require("view_cbc_message", "see cell broadcast warnings")
     with db.read() as s:
-        warning = s.get(CbcWarning, warning_id)
-        if warning is None:
+        row = s.execute(_warnings_query().where(CbcWarning.id == warning_id)).first()
+        if row is None:
             raise NotFound(f"There is no warning #{warning_id}.")
-        return _warning_record(s, warning)
+        return _warning_record(s, *row)
 
 
 def list_warnings(db, actor: Actor, *, limit: int = 50, live_only: bool = False) -> list[WarningRecord]:
     actor.require("view_cbc_message", "see cell broadcast warnings")
     with db.read() as s:
-        query = select(CbcWarning).order_by(CbcWarning.id.desc()).limit(limit)
+        query = _warnings_query().order_by(CbcWarning.id.desc()).limit(limit)
         if live_only:
             query = query.where(CbcWarning.state.in_(LIVE_STATES))
-        return [_warning_record(s, w, with_cells=False) for w in s.scalars(query)]
+        return [_warning_record(s, *row, with_cells=False) for row in s.execute(query)]
 
 
-def _warning_record(s, w: CbcWarning, *, with_cells: bool = True) -> WarningRecord:
+def _warning_record(s, w: CbcWarning, creator: str | None, pending: int, *, with_cells: bool = True) -> WarningRecord:
     cells: dict[str, list[CellRecord]] = {}
     if with_cells:
         for c in s.scalars(select(CbcWarningCell).where(CbcWarningCell.warning_id == w.id)
@@ -436,9 +444,6 @@ def _warning_record(s, w: CbcWarning, *, with_cells: bool = True) -> WarningReco
     peers = tuple(WarningPeerRecord(p.peer, p.protocol, p.state, p.reason, p.writes_sent, tuple(cells.get(p.peer, ())))
                   for p in s.scalars(select(CbcWarningPeer).where(CbcWarningPeer.warning_id == w.id)
                                      .order_by(CbcWarningPeer.peer)))
-    creator = s.scalar(select(StaffUser.username).where(StaffUser.id == w.created_by)) if w.created_by else None
-    pending = s.scalar(select(func.count()).select_from(CbcCommand)
-                       .where(CbcCommand.warning_id == w.id, CbcCommand.done_at.is_(None)))
     return WarningRecord(w.id, w.message_identifier, w.message_code, w.geographical_scope, w.update_number, w.category,
                          w.repetition_period, w.number_of_broadcasts, w.warning_period, w.texts, w.targets, w.state,
                          w.reason, creator, w.created_at, w.sent_at, w.finished_at, peers, pending or 0)
@@ -487,8 +492,8 @@ def live_warning_ids(db) -> list[int]:
 
 def recorded_peers(db, warning_id: int) -> list[WarningPeerRecord]:
     with db.read() as s:
-        warning = s.get(CbcWarning, warning_id)
-        return list(_warning_record(s, warning).peers) if warning is not None else []
+        row = s.execute(_warnings_query().where(CbcWarning.id == warning_id)).first()
+        return list(_warning_record(s, *row).peers) if row is not None else []
 
 
 def record_status(db, status: WarningStatus) -> None:
