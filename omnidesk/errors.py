@@ -33,3 +33,7 @@ class ValidationError(ServiceError):
     def __init__(self, errors: dict[str, str]):
         self.errors = dict(errors)
         super().__init__("; ".join(self.errors.values()))
+
+
+class SessionEnded(ServiceError):
+    """The staff member's signed-in session expired or was ended; they must sign in again."""

@@ -56,6 +56,13 @@ def db(pg_root):
     database.dispose()
     with psycopg.connect(admin_conninfo, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # Staff login roles ("user@suffix") live in the cluster, not the database: every test
+        # database is cloned from the template and shares its suffix, so they go with the test.
+        logins = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE '%@%' AND rolname NOT LIKE 'omnidesk\\_%'"
+        ).fetchall()
+        for (role,) in logins:
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
 @pytest.fixture

@@ -257,8 +257,10 @@ def test_a_connection_that_is_not_a_superuser_is_told_what_demo_data_needs(db, a
     admin_conninfo, _ = pg_root
     with psycopg.connect(admin_conninfo, autocommit=True) as conn:
         conn.execute("DROP ROLE IF EXISTS demo_clerk")
-        conn.execute("CREATE ROLE demo_clerk LOGIN")
-    clerk_db = Database(make_url(db.url).set(username="demo_clerk").render_as_string(hide_password=False))
+        conn.execute("CREATE ROLE demo_clerk LOGIN PASSWORD 'Clerk-pass-1234'")  # the embedded server asks for it
+    clerk_db = Database(
+        make_url(db.url).set(username="demo_clerk", password="Clerk-pass-1234").render_as_string(hide_password=False)
+    )
     try:
         with pytest.raises(demo.DemoDataError, match="needs a PostgreSQL superuser connection"):
             demo.load_demo_data(clerk_db, admin, 10)

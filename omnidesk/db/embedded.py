@@ -36,6 +36,7 @@ def embedded_url(data_dir: Path, *, database: str = DATABASE_NAME, keep_running:
                 f"The embedded PostgreSQL in {pgdata} did not start ({exc.__class__.__name__}: {exc}). "
                 f"Its log is {logfile}."
             ) from exc
+    _require_staff_passwords(server, pgdata)
     _ensure_database(server, database)
     return _sqlalchemy_url(server.get_uri(database))
 
@@ -67,6 +68,44 @@ def _is_root() -> bool:
     import os
 
     return os.geteuid() == 0
+
+
+HBA_MARKER = "# OmniDesk: staff logins prove a SCRAM password"
+HBA = f"""{HBA_MARKER}; the cluster owner (postgres) connects without one over
+# the private socket in this folder, which only the workstation's own account can reach.
+local   all   postgres                 trust
+local   all   all                      scram-sha-256
+host    all   all      127.0.0.1/32    scram-sha-256
+host    all   all      ::1/128         scram-sha-256
+"""
+
+
+def _require_staff_passwords(server, pgdata: Path) -> None:
+    """pgserver's clusters trust every local connection; staff login roles must give their password.
+
+    Rewrites pg_hba.conf once per cluster, reloads, and waits until the server applies it (a
+    password-less login as a role that does not exist stops being "role does not exist").
+    """
+    import time
+
+    import psycopg
+
+    hba = pgdata / "pg_hba.conf"
+    if hba.read_text(encoding="utf-8").startswith(HBA_MARKER):
+        return
+    hba.write_text(HBA, encoding="utf-8")
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+        conn.execute("SELECT pg_reload_conf()")
+    probe = server.get_uri("postgres").replace("postgresql://postgres", "postgresql://omnidesk_hba_probe", 1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            psycopg.connect(probe, connect_timeout=5).close()
+        except psycopg.OperationalError as exc:
+            if "does not exist" not in str(exc):
+                return
+        time.sleep(0.05)
+    raise EmbeddedServerError(f"The embedded PostgreSQL in {pgdata} did not apply {hba} within 10 s.")
 
 
 def _ensure_database(server, database: str) -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from omnidesk.errors import DatabaseUnavailable, first_line
+from omnidesk.errors import DatabaseUnavailable, SessionEnded, first_line
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,27 @@ class Database:
             connect_args={"application_name": application_name, "connect_timeout": 10},
         )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Set once a staff login has passed its second factor (omnidesk.auth.session): every
+        # connection taken from the pool then carries that session, which the database's
+        # row-level security requires before it shows or changes anything.
+        self.session_token: str | None = None
+        event.listen(self.engine, "checkout", self._resume_staff_session)
+
+    def _resume_staff_session(self, dbapi_connection, _record, _proxy) -> None:
+        token = self.session_token
+        if token is None:
+            return
+        import psycopg
+
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT omnidesk_resume_session(%s)", (token,))
+            dbapi_connection.commit()
+        except psycopg.Error as exc:
+            dbapi_connection.rollback()
+            if getattr(exc, "sqlstate", None) == "ODS01":
+                raise SessionEnded(first_line(exc, "Your session has ended; sign in again.")) from exc
+            raise
 
     @property
     def display_name(self) -> str:

@@ -91,6 +91,9 @@ class StaffUser(Base):
     is_builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = _created()
     deleted_at: Mapped[dt.datetime | None]
+    # The PostgreSQL login role this user signs in as ("<username>@<role suffix>"); None until a
+    # password is set (the built-in administrator before `omnidesk admin init`).
+    login_role: Mapped[str | None] = mapped_column(String(63), unique=True)
     roles: Mapped[list[Role]] = relationship(secondary="user_role")
     __table_args__ = (
         Index("uq_staff_user_username_lower", func.lower(text("username")), unique=True),
@@ -132,6 +135,10 @@ class Customer(Base):
     kyc_approved_at: Mapped[dt.datetime | None]
     kyc_approved_by: Mapped[str | None] = mapped_column(String(63))
     archived_at: Mapped[dt.datetime | None]
+    # The staff member who looks after this customer: what the "view own" permissions show.
+    account_manager_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL"), index=True
+    )
     # Lower-cased name, e-mails and phones of the customer, kept by triggers, indexed by trigram.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
