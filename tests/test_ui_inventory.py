@@ -197,3 +197,19 @@ def test_templates_are_listed_added_and_a_duplicate_name_is_refused_at_the_field
     assert router.retail_cost == 89 and router.labels[:2] == ("ICCID", "Serial Number")
     assert page.table.rowCount() == 5
     qtbot.waitUntil(lambda: workspace.template_filter.findData("Modem Router") > 0, timeout=10_000)
+
+
+def test_the_main_window_gets_inventory_products_and_services_tabs_once_attached(qtbot, db, admin):
+    from omnidesk.ui.main_window import MainWindow
+
+    window = MainWindow(profile="broadcast")
+    qtbot.addWidget(window)
+    try:
+        window.attach(db, admin, live=False)
+        titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+        assert titles == ["Customers", "Billing", "Inventory", "Products", "Services", "Broadcast"]
+        assert window.tabs.widget(2) is window.inventory
+        assert window.tabs.tabText(window.tabs.currentIndex()) == "Broadcast", "the open tab stays open"
+        qtbot.waitUntil(lambda: window.inventory.templates.table.rowCount() == 4, timeout=10_000)
+    finally:
+        window.shutdown()
