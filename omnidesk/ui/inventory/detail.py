@@ -39,7 +39,9 @@ QWidget#itemDetail { background: #ffffff; border: 1px solid #d0d7de; border-radi
 QLabel#itemTitle { font-size: 18px; font-weight: 600; color: #1f2328; }
 QLabel#itemSubtitle { color: #57606a; }
 QLabel#qrCode { background: #ffffff; border: 1px solid #d0d7de; padding: 4px; }
+QScrollArea#itemDetails, QWidget#itemDetailsPage { background: #ffffff; }
 """
+CAPTION_WIDTH = 120  # identifiers and fields share one caption column
 # States an item reaches by a state change; Assigned is reached by picking it for a customer.
 NOT_BY_STATE_CHANGE = ("assigned",)
 STATE_VERBS = {
@@ -159,6 +161,7 @@ class ItemDetailView(QWidget):
         self.identifier_grid.setHorizontalSpacing(12)
         self.identifier_grid.setVerticalSpacing(6)
         self.identifier_grid.setColumnStretch(1, 1)
+        self.identifier_grid.setColumnMinimumWidth(0, CAPTION_WIDTH)
 
         self.qr = QLabel(objectName="qrCode", alignment=Qt.AlignmentFlag.AlignCenter)
         self.qr.setFixedSize(labels.DETAIL_SIZE + 10, labels.DETAIL_SIZE + 10)
@@ -191,6 +194,7 @@ class ItemDetailView(QWidget):
         grid.setHorizontalSpacing(12)
         grid.setVerticalSpacing(5)
         grid.setColumnStretch(1, 1)
+        grid.setColumnMinimumWidth(0, CAPTION_WIDTH)
         row = 0
         for title, entries in groups:
             heading = QLabel(title, objectName="formSection")
@@ -217,13 +221,13 @@ class ItemDetailView(QWidget):
             grid.setRowMinimumHeight(row, 8)
             row += 1
 
-        inner = QWidget()
+        inner = QWidget(objectName="itemDetailsPage")
         layout = QVBoxLayout(inner)
         layout.addLayout(top)
         layout.addSpacing(4)
         layout.addLayout(grid)
         layout.addStretch(1)
-        scroll = QScrollArea()
+        scroll = QScrollArea(objectName="itemDetails")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(inner)

@@ -121,7 +121,7 @@ class TemplatesPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for c, w in enumerate((170, 150, 90, 90, 330, 80, 70, 110)):
+        for c, w in enumerate((170, 170, 90, 90, 330, 80, 70, 135)):
             self.table.setColumnWidth(c, w)
         self.table.doubleClicked.connect(lambda _i: self.edit_template())
         self.table.itemSelectionChanged.connect(self._update_buttons)

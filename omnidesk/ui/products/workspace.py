@@ -30,7 +30,7 @@ from omnidesk.ui.products.editor import ProductDialog
 
 COLUMNS = ("Name", "Slug", "Category", "Service type", "Retail", "Setup", "Tax %", "Contract", "Auto renew",
            "Inventory items", "Available")
-WIDTHS = (210, 170, 90, 95, 75, 70, 60, 75, 85, 190)
+WIDTHS = (210, 170, 95, 110, 75, 70, 60, 80, 100, 190)
 
 
 def availability(p: ProductView, now: dt.datetime) -> str:

@@ -33,7 +33,7 @@ from omnidesk.ui.badges import Pill
 from omnidesk.ui.services.dialogs import ServiceDialog
 
 COLUMNS = ("ID", "Service", "Product", "Status and badges", "Active from", "Ends", "Contract ends", "Monthly", "Inventory")
-WIDTHS = (50, 170, 150, 250, 115, 115, 115, 75)
+WIDTHS = (50, 170, 150, 250, 130, 130, 130, 75)
 STATUS_ACTIONS = {
     "active": "Activate", "suspended": "Suspend", "pending_cancellation": "Cancel",
     "inactive": "End", "deactivated": "Deactivate",
@@ -121,7 +121,7 @@ class CustomerServicesSection(QWidget):
         self.inventory_table.verticalHeader().setDefaultSectionSize(labels.TABLE_SIZE + 8)
         self.inventory_table.horizontalHeader().setStretchLastSection(True)
         self.inventory_table.setColumnWidth(0, labels.TABLE_SIZE + 12)
-        self.inventory_table.setColumnWidth(1, 230)
+        self.inventory_table.setColumnWidth(1, 270)
         self.inventory_table.setColumnWidth(2, 80)
         lower = QWidget()
         lower_layout = QHBoxLayout(lower)
@@ -193,6 +193,7 @@ class CustomerServicesSection(QWidget):
         self.services = services
         now = self.now()
         self.badges = []
+        widest = WIDTHS[3]
         self.table.setRowCount(len(services))
         for r, s in enumerate(services):
             badges = s.badges(now)
@@ -208,7 +209,10 @@ class CustomerServicesSection(QWidget):
                 if c == 5 and s.expiring_soon(now):
                     item.setToolTip(f"Ends {rules.relative(s.deactivate_date, now)}")
                 self.table.setItem(r, c, item)
-            self.table.setCellWidget(r, 3, pills(badges))
+            cell = pills(badges)
+            self.table.setCellWidget(r, 3, cell)
+            widest = max(widest, cell.sizeHint().width())
+        self.table.setColumnWidth(3, widest)  # every badge readable, never clipped
         self.stack.setCurrentIndex(1)
         if services:
             row = next((r for r, s in enumerate(services) if selected and s.id == selected.id), 0)

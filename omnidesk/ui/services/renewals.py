@@ -69,6 +69,7 @@ class RenewalsView(QWidget):
         self.remove_button.setVisible(actor.can("update_customer_service"))
         top = QHBoxLayout()
         top.addWidget(QLabel("Renewing in the"))
+        top.addSpacing(2)
         top.addWidget(self.horizon)
         top.addWidget(self.count_label)
         top.addStretch(1)
@@ -98,7 +99,7 @@ class RenewalsView(QWidget):
                 if c == 3:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
-        self.count_label.setText(f"{len(rows)} service{'s' if len(rows) != 1 else ''} renewing")
+        self.count_label.setText(f"— {len(rows)} service{'s' if len(rows) != 1 else ''}")
         self._update_buttons()
         self.loaded.emit()
 
