@@ -213,3 +213,21 @@ def test_the_main_window_gets_inventory_products_and_services_tabs_once_attached
         qtbot.waitUntil(lambda: window.inventory.templates.table.rowCount() == 4, timeout=10_000)
     finally:
         window.shutdown()
+
+
+def test_items_added_on_another_workstation_appear_in_the_table(qtbot, db, admin):
+    from omnidesk.ui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    try:
+        window.attach(db, admin)
+        ws = window.inventory
+        qtbot.waitUntil(lambda: window.catalog_live is not None and window.catalog_live.listening, timeout=10_000)
+        qtbot.waitUntil(lambda: ws.model.count == 0, timeout=10_000)
+        inv.create_item(db, admin, "SIM Card", itemtext1=iccid(5))  # another workstation, through the database
+        qtbot.waitUntil(lambda: ws.model.count == 1, timeout=10_000)
+        inv.create_template(db, admin, name="Modem Router", wholesale_cost="40", retail_cost="89")
+        qtbot.waitUntil(lambda: ws.template_filter.findData("Modem Router") > 0, timeout=10_000)
+    finally:
+        window.shutdown()

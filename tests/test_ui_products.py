@@ -171,3 +171,18 @@ def test_clone_makes_a_disabled_copy_and_enable_disable_toggle_it(qtbot, workspa
     with qtbot.waitSignal(ws.loaded, timeout=10_000):
         ws.enable_button.click()
     assert not catalog.get_product(db, admin, clone.id).enabled
+
+
+def test_inventory_types_can_be_picked_from_the_templates_there_are(qtbot, workspace):
+    dialog = workspace.new_product()
+    menu = dialog.inventory_types.menu
+    qtbot.waitUntil(lambda: len(menu.actions()) == 4, timeout=10_000)
+    assert [a.text() for a in menu.actions()] == ["Fixed Wireless CPE", "GPON ONT", "Mobile Number", "SIM Card"]
+    by_name = {a.text(): a for a in menu.actions()}
+    by_name["SIM Card"].setChecked(True)
+    by_name["Mobile Number"].setChecked(True)
+    assert dialog.inventory_types.edit.text() == "SIM Card, Mobile Number"
+    assert dialog.value("inventory_types") == ["SIM Card", "Mobile Number"]
+    by_name["SIM Card"].setChecked(False)
+    assert dialog.inventory_types.edit.text() == "Mobile Number"
+    dialog.reject()

@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.actor = None
         self.customers: CustomersWorkspace | None = None
         self.inventory = self.products = self.services = None  # the issue-6 workspaces, once attached
+        self.catalog_live: LiveUpdates | None = None  # inventory and product changes from other workstations
         self.live: LiveUpdates | None = None
 
         self.tabs = QTabWidget(objectName="mainTabs")
@@ -148,6 +149,14 @@ class MainWindow(QMainWindow):
             self.tabs.insertTab(at + 1, self.services, "Services")
         if current is not None and self.tabs.indexOf(current) >= 0:
             self.tabs.setCurrentWidget(current)
+        if self.live is not None and (self.inventory is not None or self.products is not None):
+            from omnidesk.ui.live import LiveUpdates
+
+            self.catalog_live = LiveUpdates(db.raw_connection_string(), ("omnidesk_inventory", "omnidesk_catalog"), self)
+            for workspace in (self.inventory, self.products):
+                if workspace is not None:
+                    self.catalog_live.changes.connect(workspace.notice_changes)
+            self.catalog_live.start()
 
     def show_startup_message(self, title: str, text: str) -> None:
         self.tabs.removeTab(0)
@@ -183,6 +192,9 @@ class MainWindow(QMainWindow):
         if self.live is not None:
             self.live.stop(wait=wait)
             self.live = None
+        if self.catalog_live is not None:
+            self.catalog_live.stop(wait=wait)
+            self.catalog_live = None
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown(wait=False)  # the application is closing; do not hold the window up

@@ -28,7 +28,11 @@ def load_item(parent: QWidget, db, actor, item_id: int, on_done: Done, on_error=
 
 def load_filters(parent: QWidget, db, actor, on_done: Done) -> None:
     """(templates, locations) for the filter boxes."""
-    ops.query(parent, lambda: (inventory.list_templates(db, actor), lookups.item_locations(db, actor)), on_done)
+    def read():
+        templates = inventory.list_templates(db, actor) if actor.can("view_inventory_template") else []
+        return templates, lookups.item_locations(db, actor)
+
+    ops.query(parent, read, on_done)
 
 
 def change_state(parent: QWidget, db, actor, item: ItemView, new_state: str, reason: str, on_done: Done,

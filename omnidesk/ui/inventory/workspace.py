@@ -108,7 +108,8 @@ class InventoryWorkspace(QWidget):
         self.tabs = QTabWidget(objectName="detailTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.splitter, "Items")
-        self.tabs.addTab(self.templates, "Templates")
+        if actor.can("view_inventory_template"):
+            self.tabs.addTab(self.templates, "Templates")
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
 
@@ -122,7 +123,8 @@ class InventoryWorkspace(QWidget):
             live.changes.connect(self.notice_changes)
         self.model.reload()
         self.load_filters()
-        self.templates.reload()
+        if actor.can("view_inventory_template"):
+            self.templates.reload()
 
     # --- filters ---
 
@@ -190,7 +192,12 @@ class InventoryWorkspace(QWidget):
 
     def notice_changes(self, notices: list[dict]) -> None:
         """Change notices from other workstations that concern inventory: refresh the list and the open item."""
-        if any(str(n.get("table", "")).startswith("inventory") for n in notices):
+        tables = {str(n.get("table", "")) for n in notices}
+        if "inventory_item" in tables:
             self.model.schedule_refresh()
             if self.detail.item_id is not None:
                 self.detail.schedule_reload()
+        if "inventory_template" in tables:  # not per item change: counting stock walks every item
+            self.load_filters()
+            if self.actor.can("view_inventory_template"):
+                self.templates.reload()

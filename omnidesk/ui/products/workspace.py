@@ -112,6 +112,11 @@ class ProductsWorkspace(QWidget):
         self._update_buttons()
         self.reload()
 
+    def notice_changes(self, notices: list[dict]) -> None:
+        """Products changed on another workstation: read the list again (once for a burst)."""
+        if any(n.get("table") == "product" for n in notices):
+            self._search_timer.start()
+
     def reload(self) -> None:
         self._search_timer.stop()
         db, actor = self.db, self.actor
