@@ -232,3 +232,11 @@ def test_upcoming_auto_renewals_are_listed_soonest_first_and_expiring_soon_withi
     with qtbot.waitSignal(view.loaded, timeout=10_000):
         answer(qtbot, "Remove Auto-Renewal")
     assert view.rows == [] and not svc.get_service(db, admin, in_3.id).auto_renew
+
+
+def test_the_services_tab_keeps_its_qr_size_in_step_with_the_labels_module():
+    from omnidesk.inventory import labels
+    from omnidesk.ui.services import customer_services
+
+    assert customer_services.QR_SIZE == labels.TABLE_SIZE == 64
+    assert customer_services.MAX_SERVICES == svc.MAX_PAGE

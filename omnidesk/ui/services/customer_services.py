@@ -5,6 +5,7 @@ codes; Edit, the status moves its status allows, and Remove auto-renew."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
@@ -22,15 +23,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from omnidesk.catalog import lookups, rules
-from omnidesk.catalog import services as svc
-from omnidesk.catalog.services import ServiceView
+from omnidesk.catalog import rules
 from omnidesk.errors import PermissionDenied
-from omnidesk.inventory import labels
-from omnidesk.inventory import service as inventory
 from omnidesk.ui import ops
 from omnidesk.ui.badges import Pill
-from omnidesk.ui.services.dialogs import ServiceDialog
+
+if TYPE_CHECKING:
+    from omnidesk.catalog.services import ServiceView
+    from omnidesk.ui.services.dialogs import ServiceDialog
+
+# The customer detail loads this module on the way to the first customers shown, so the service,
+# inventory and QR modules (a quarter of a second of imports) are loaded by the operations that use them.
+QR_SIZE = 64  # inventory.labels.TABLE_SIZE: the source's QR size in a service's inventory table
+MAX_SERVICES = 1000  # catalog.services.MAX_PAGE
 
 COLUMNS = ("ID", "Service", "Product", "Status and badges", "Active from", "Ends", "Contract ends", "Monthly", "Inventory")
 WIDTHS = (50, 170, 150, 250, 130, 130, 130, 75)
@@ -118,9 +123,9 @@ class CustomerServicesSection(QWidget):
         self.inventory_table.setHorizontalHeaderLabels(["QR", "Item", "State", "Management URL"])
         self.inventory_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.inventory_table.verticalHeader().hide()
-        self.inventory_table.verticalHeader().setDefaultSectionSize(labels.TABLE_SIZE + 8)
+        self.inventory_table.verticalHeader().setDefaultSectionSize(QR_SIZE + 8)
         self.inventory_table.horizontalHeader().setStretchLastSection(True)
-        self.inventory_table.setColumnWidth(0, labels.TABLE_SIZE + 12)
+        self.inventory_table.setColumnWidth(0, QR_SIZE + 12)
         self.inventory_table.setColumnWidth(1, 270)
         self.inventory_table.setColumnWidth(2, 80)
         lower = QWidget()
@@ -182,7 +187,12 @@ class CustomerServicesSection(QWidget):
             else:
                 ops.show_error(self, exc)
 
-        ops.query(self, lambda: svc.list_services(db, actor, customer_id=customer_id, limit=svc.MAX_PAGE), done, failed)
+        def read() -> list[ServiceView]:
+            from omnidesk.catalog import services as svc
+
+            return svc.list_services(db, actor, customer_id=customer_id, limit=MAX_SERVICES)
+
+        ops.query(self, read, done, failed)
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)
@@ -259,6 +269,9 @@ class CustomerServicesSection(QWidget):
             db, actor, service_id = self.db, self.actor, s.id
 
             def read():
+                from omnidesk.inventory import labels
+                from omnidesk.inventory import service as inventory
+
                 items = inventory.items_of_service(db, actor, service_id)
                 return service_id, [(i, labels.item_qr(i, labels.TABLE_SIZE)) for i in items]
 
@@ -296,14 +309,21 @@ class CustomerServicesSection(QWidget):
             return None
         db, actor = self.db, self.actor
 
+        def read_sites():
+            from omnidesk.catalog import lookups
+
+            return lookups.customer_site_names(db, actor, s.customer_id)
+
         def open_dialog(sites) -> None:
+            from omnidesk.ui.services.dialogs import ServiceDialog
+
             dialog = ServiceDialog(self, db, actor, s, sites)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.saved.connect(self._after_change)
             dialog.open()
             self.open_dialog = dialog
 
-        ops.query(self, lambda: lookups.customer_site_names(db, actor, s.customer_id), open_dialog)
+        ops.query(self, read_sites, open_dialog)
         return None
 
     def ask_status(self, status: str) -> None:
@@ -321,7 +341,12 @@ class CustomerServicesSection(QWidget):
             ops.show_error(self, exc)
             self.reload()
 
-        ops.mutate(self, lambda: svc.change_service_status(db, actor, s.id, status), self._after_change,
+        def move():
+            from omnidesk.catalog import services as svc
+
+            return svc.change_service_status(db, actor, s.id, status)
+
+        ops.mutate(self, move, self._after_change,
                    success_message=f"Service {s.name} is now {rules.STATUS_LABELS[status]}.", on_error=refused)
 
     def ask_remove_auto_renew(self) -> None:
@@ -331,8 +356,14 @@ class CustomerServicesSection(QWidget):
         ends = f" It expires at its current end date, {when(s.deactivate_date)}." if s.deactivate_date else ""
         ops.confirm(
             self, f"This will remove the scheduled auto-renewal for: {s.name} ({s.customer_name}).",
-            lambda: ops.mutate(self, lambda: svc.remove_auto_renew(self.db, self.actor, s.id), self._after_change,
+            lambda: ops.mutate(self, lambda: _remove_auto_renew(self.db, self.actor, s.id), self._after_change,
                                success_message=f"Service {s.name} will not renew automatically."),
             yes_label="Remove Auto-Renewal",
             informative=f"The service will not automatically renew; its status is unchanged.{ends}",
         )
+
+
+def _remove_auto_renew(db, actor, service_id: int):
+    from omnidesk.catalog import services as svc
+
+    return svc.remove_auto_renew(db, actor, service_id)
