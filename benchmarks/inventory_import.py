@@ -73,20 +73,36 @@ def write_csv(rows: int, folder: Path) -> Path:
     return path
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a local process (the workstation's database backend), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")  # not Linux, or the server is not on this machine
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _workstation(url: str, customer_id: int, count: int, batch: int, start, results) -> None:
-    """One workstation: its own process and connection, taking `batch` SIMs per allocation, `count` times."""
+    """One workstation: its own process and connection, taking `batch` SIMs per allocation, `count` times.
+
+    Also reports the CPU time it and its database backend spent while timed: unlike the rate, that
+    does not depend on what else the machine is running."""
     db = Database(url, pool_size=1)
     admin = builtin_admin(db)
     warm = [p.id for p in inventory.allocate(db, admin, "SIM Card", batch, customer_id=customer_id)]  # connect, warm up
+    with db.engine.connect() as conn:  # the pool's one connection, which every allocation below uses
+        backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
     start.wait()
+    client, server = time.process_time(), _cpu_seconds(backend)
     taken = [p.id for _ in range(count) for p in inventory.allocate(db, admin, "SIM Card", batch, customer_id=customer_id)]
-    results.put((warm, taken))
+    results.put((warm, taken, time.process_time() - client, _cpu_seconds(backend) - server))
     db.dispose()
 
 
-def allocate_concurrently(db: Database, admin, workers: int, allocations: int, batch: int) -> tuple[float, list[int], list[int]]:
+def allocate_concurrently(db: Database, admin, workers: int, allocations: int, batch: int) -> tuple[float, list[int], list[int], float, float]:
     """`workers` processes (like workstations: no shared interpreter) making `allocations` allocations of
-    `batch` SIMs between them; (seconds, SIMs taken while timed, SIMs taken while warming up)."""
+    `batch` SIMs between them; (seconds, SIMs taken while timed, SIMs taken while warming up,
+    client CPU seconds, database CPU seconds)."""
     customer = customers.change_status(db, admin, customers.create_customer(db, admin, name="Benchmark Store Sales").id, "active")
     context = multiprocessing.get_context("spawn")
     start, results = context.Event(), context.Queue()
@@ -101,7 +117,8 @@ def allocate_concurrently(db: Database, admin, workers: int, allocations: int, b
     seconds = time.perf_counter() - started
     for p in processes:
         p.join()
-    return seconds, [i for _, taken in done for i in taken], [i for warm, _ in done for i in warm]
+    return (seconds, [i for d in done for i in d[1]], [i for d in done for i in d[0]],
+            sum(d[2] for d in done), sum(d[3] for d in done))
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -142,13 +159,18 @@ def main() -> int:
 
     handed_out: list[int] = []
     for batch, allocations, target_per_s in ((1, args.allocations, 1000), (10, args.allocations // 10, None)):
-        seconds, taken, warm = allocate_concurrently(db, admin, args.workers, allocations, batch)
+        load = os.getloadavg()[0]
+        seconds, taken, warm, client_cpu, server_cpu = allocate_concurrently(db, admin, args.workers, allocations, batch)
         handed_out += taken + warm
-        rate = len(taken) / batch / seconds
+        done = len(taken) // batch
+        rate = done / seconds
         verdict = f"; target {target_per_s:,} — {'PASS' if rate >= target_per_s else 'FAIL'}" if target_per_s else ""
         print(f"allocation of {batch} SIM{'s' if batch > 1 else ''} at a time by {args.workers} concurrent workstations "
-              f"(processes): {len(taken) // batch:,} allocations in {seconds:.2f} s = {rate:,.0f} allocations "
+              f"(processes): {done:,} allocations in {seconds:.2f} s = {rate:,.0f} allocations "
               f"({len(taken) / seconds:,.0f} SIMs) per second{verdict}")
+        print(f"  CPU per allocation: {client_cpu / done * 1e6:,.0f} µs in the workstation, {server_cpu / done * 1e6:,.0f} µs "
+              f"in its database backend (load average {load:.2f} before the round: other work on the machine "
+              "lowers the rate, not these)")
     distinct = len(set(handed_out))
     with db.engine.connect() as conn:
         assigned = conn.execute(text("SELECT count(*) FROM inventory_item WHERE item_state = 'assigned'")).scalar_one()

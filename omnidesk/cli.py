@@ -223,8 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     from omnidesk import cli_cbc
 
     cli_cbc.add_commands(cbc, _positive, _non_negative)
-    from omnidesk import cli_users
+    from omnidesk import cli_inventory, cli_users
 
+    cli_inventory.add_commands(commands, _positive, _non_negative)
     cli_users.add_commands(commands)
     return parser
 

@@ -72,6 +72,8 @@ class MainWindow(QMainWindow):
         self.db = None
         self.actor = None
         self.customers: CustomersWorkspace | None = None
+        self.inventory = self.products = self.services = None  # the issue-6 workspaces, once attached
+        self.catalog_live: LiveUpdates | None = None  # inventory and product changes from other workstations
         self.live: LiveUpdates | None = None
 
         self.tabs = QTabWidget(objectName="mainTabs")
@@ -116,12 +118,45 @@ class MainWindow(QMainWindow):
         self.customers_page.deleteLater()
         self.tabs.insertTab(0, self.customers, "Customers")
         self.tabs.setCurrentIndex(current)
+        self._attach_catalog(db, actor)
         self.database_label.setText(f"Database: {db.display_name}")
         self.user_label.setText(f"User: {actor.username}")
         if self.live is not None:
             self.live.start()
         if self.tabs.currentIndex() == 0:
             self.customers.search.setFocus()
+
+    def _attach_catalog(self, db, actor) -> None:
+        """Inventory in place of its placeholder, then Products and Services after it, as the actor may see them."""
+        from omnidesk.ui.inventory.workspace import InventoryWorkspace
+        from omnidesk.ui.products.workspace import ProductsWorkspace
+        from omnidesk.ui.services.renewals import ServicesWorkspace
+
+        current = self.tabs.currentWidget()
+        at = self.TABS.index("Inventory")
+        if actor.can("view_inventory"):
+            self.inventory = InventoryWorkspace(db, actor, live=self.live)
+            placeholder_page = self.tabs.widget(at)
+            self.tabs.removeTab(at)
+            placeholder_page.deleteLater()
+            self.tabs.insertTab(at, self.inventory, "Inventory")
+        if actor.can("view_product"):
+            at += 1
+            self.products = ProductsWorkspace(db, actor)
+            self.tabs.insertTab(at, self.products, "Products")
+        if actor.can("view_customer_service"):
+            self.services = ServicesWorkspace(db, actor)
+            self.tabs.insertTab(at + 1, self.services, "Services")
+        if current is not None and self.tabs.indexOf(current) >= 0:
+            self.tabs.setCurrentWidget(current)
+        if self.live is not None and (self.inventory is not None or self.products is not None):
+            from omnidesk.ui.live import LiveUpdates
+
+            self.catalog_live = LiveUpdates(db.raw_connection_string(), ("omnidesk_inventory", "omnidesk_catalog"), self)
+            for workspace in (self.inventory, self.products):
+                if workspace is not None:
+                    self.catalog_live.changes.connect(workspace.notice_changes)
+            self.catalog_live.start()
 
     def show_startup_message(self, title: str, text: str) -> None:
         self.tabs.removeTab(0)
@@ -157,6 +192,9 @@ class MainWindow(QMainWindow):
         if self.live is not None:
             self.live.stop(wait=wait)
             self.live = None
+        if self.catalog_live is not None:
+            self.catalog_live.stop(wait=wait)
+            self.catalog_live = None
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown(wait=False)  # the application is closing; do not hold the window up

@@ -31,6 +31,7 @@ from omnidesk.errors import NotFound
 from omnidesk.ui import ops
 from omnidesk.ui.customers import operations
 from omnidesk.ui.customers.dialogs import AttributeDialog, ContactDialog, CustomerDialog, SiteDialog, TagDialog
+from omnidesk.ui.services.customer_services import CustomerServicesSection
 from omnidesk.ui.widgets import FlowLayout, StatusBadge, TagPill, humane, readable_text_colour
 
 
@@ -149,7 +150,7 @@ class CustomerDetailView(QWidget):
     loaded = Signal(object)  # CustomerDetail, each time it is (re)loaded
     close_requested = Signal()
 
-    TABS = ("Overview", "Contacts", "Sites", "Attributes", "Tags", "Activity")
+    TABS = ("Overview", "Contacts", "Sites", "Attributes", "Tags", "Services", "Activity")
 
     def __init__(self, db, actor, parent: QWidget | None = None):
         super().__init__(parent)
@@ -224,8 +225,13 @@ class CustomerDetailView(QWidget):
         self.activity_table.setColumnWidth(1, 90)
         activity_page = QWidget()
         QVBoxLayout(activity_page).addWidget(self.activity_table)
+        self.services = CustomerServicesSection(db, actor)
+        self.services.changed.connect(self._after_change)
+        self.services.loaded.connect(lambda: self.tabs.setTabText(
+            self.TABS.index("Services"), f"Services ({len(self.services.services)})" if self.services.services else "Services"))
         for title, page in zip(
-            self.TABS, (self.overview, self.contacts, self.sites, self.attributes, self.tag_section, activity_page)
+            self.TABS,
+            (self.overview, self.contacts, self.sites, self.attributes, self.tag_section, self.services, activity_page),
         ):
             self.tabs.addTab(page, title)
 
@@ -381,6 +387,7 @@ class CustomerDetailView(QWidget):
                 pill = TagPill(tag.label, tag.colour, tag.link)
                 self.tag_flow.addWidget(pill)
         self.tag_area.setVisible(self.tag_flow.count() > 0)
+        self.services.show_customer(detail.id)
 
         f = self.fields
         f["account_type"].setText(humane(detail.account_type))
