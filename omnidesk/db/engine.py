@@ -11,7 +11,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from omnidesk.errors import DatabaseUnavailable, SessionEnded, first_line
@@ -44,6 +44,12 @@ def alembic_config(url: str | None = None) -> AlembicConfig:
     return cfg
 
 
+def _raise_session_ended(exc: DBAPIError) -> None:
+    """Row-level security refused a staff connection whose session ended (SQLSTATE ODS01)."""
+    if getattr(exc.orig, "sqlstate", None) == "ODS01":
+        raise SessionEnded(first_line(exc.orig, "Your session has ended; sign in again.")) from exc
+
+
 class Database:
     """One PostgreSQL database: a pooled engine plus a session factory for units of work."""
 
@@ -61,18 +67,28 @@ class Database:
         # connection taken from the pool then carries that session, which the database's
         # row-level security requires before it shows or changes anything.
         self.session_token: str | None = None
+        self.session_resume_seconds = 60.0
         event.listen(self.engine, "checkout", self._resume_staff_session)
 
-    def _resume_staff_session(self, dbapi_connection, _record, _proxy) -> None:
+    def _resume_staff_session(self, dbapi_connection, record, _proxy) -> None:
         token = self.session_token
         if token is None:
             return
+        import time
+
         import psycopg
 
+        # The session setting stays on the server connection, and the database checks the
+        # session's expiry on every query anyway; a connection that resumed it within the last
+        # minute skips the round trips (the resume is also what extends the inactivity timeout).
+        resumed = record.info.get("omnidesk_session")
+        if resumed is not None and resumed[0] == token and time.monotonic() - resumed[1] < self.session_resume_seconds:
+            return
         try:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SELECT omnidesk_resume_session(%s)", (token,))
             dbapi_connection.commit()
+            record.info["omnidesk_session"] = (token, time.monotonic())
         except psycopg.Error as exc:
             dbapi_connection.rollback()
             if getattr(exc, "sqlstate", None) == "ODS01":
@@ -94,7 +110,10 @@ class Database:
         try:
             with self._sessions() as session, session.begin():
                 yield session
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            _raise_session_ended(exc)
+            if not isinstance(exc, OperationalError):
+                raise
             raise DatabaseUnavailable(
                 f"The database is not reachable ({first_line(exc.orig, 'connection lost')}); nothing was saved."
             ) from exc
@@ -106,7 +125,10 @@ class Database:
             with self._sessions() as session:
                 yield session
                 session.rollback()
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            _raise_session_ended(exc)
+            if not isinstance(exc, OperationalError):
+                raise
             raise DatabaseUnavailable(f"The database is not reachable ({first_line(exc.orig, 'connection lost')}).") from exc
 
     def raw_connection_string(self) -> str:

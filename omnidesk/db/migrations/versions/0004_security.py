@@ -165,10 +165,13 @@ ALTER FUNCTION omnidesk_current_actor() RESET search_path;
 
 # Row-level security lets an index answer a search only when the operator and functions of its
 # condition are LEAKPROOF (else they would run before the policy). These are: the trigram
-# function only splits text, array containment and lower() raise no data-dependent error. Marking
+# function only splits text; array containment, lower() and LIKE raise no error that depends on
+# the row (LIKE only on a malformed pattern, which is the searcher's own input). LIKE also needs it for
+# the planner to use column statistics under RLS (else it guesses a few rows and scans). Marking
 # them takes a superuser (the embedded server's owner is one); elsewhere a DBA can run the same
 # statements, and until then searches work, only slower.
-LEAKPROOF = ("omnidesk_trigrams(text)", "pg_catalog.arraycontains(anyarray, anyarray)", "pg_catalog.lower(text)")
+LEAKPROOF = ("omnidesk_trigrams(text)", "pg_catalog.arraycontains(anyarray, anyarray)", "pg_catalog.lower(text)",
+             "pg_catalog.textlike(text, text)")
 SUPERUSER_ONLY = """DO $$ BEGIN
     IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN {statements}
     ELSE RAISE NOTICE 'not a superuser: searches under row-level security cannot use their indexes until a DBA runs: {statements}';
