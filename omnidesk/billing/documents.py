@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,7 @@ from omnidesk.auth import Actor
 from omnidesk.billing import rules
 from omnidesk.billing import service as billing
 from omnidesk.billing.models import BillingSetting, DocumentCache
-from omnidesk.db.models import Contact, Customer, Invoice, Site
+
 from omnidesk.errors import NotFound, ServiceError, ValidationError
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "invoice_templates"
@@ -120,20 +121,73 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _client(session: Session, customer_id: int) -> dict[str, Any]:
-    customer = session.get(Customer, customer_id)
-    site = session.scalar(select(Site).where(Site.customer_id == customer_id).order_by(Site.id).limit(1))
-    contact = session.scalar(
-        select(Contact).where(Contact.customer_id == customer_id, Contact.contact_type.in_(("billing", "primary")))
-        .order_by(Contact.contact_type, Contact.id).limit(1)  # 'billing' sorts before 'primary'
-    )
+# Everything that shapes an invoice PDF, and the cached render if there is one, in one round trip:
+# a cache hit is then a single query.
+INVOICE_SNAPSHOT = text("""
+SELECT json_build_object(
+  'invoice', (SELECT row_to_json(i) FROM invoice i WHERE i.id = :id),
+  'lines', (SELECT coalesce(json_agg(t ORDER BY t.transaction_date, t.id), '[]') FROM billing_transaction t
+            WHERE t.invoice_id = :id),
+  'party', (SELECT json_build_object(
+      'customer', (SELECT json_build_object('id', c.id, 'name', c.name, 'tax_identifier', c.tax_identifier)
+                   FROM customer c WHERE c.id = i.customer_id),
+      'site', (SELECT row_to_json(st) FROM site st WHERE st.customer_id = i.customer_id ORDER BY st.id LIMIT 1),
+      'contact', (SELECT row_to_json(ct) FROM contact ct WHERE ct.customer_id = i.customer_id
+                  AND ct.contact_type IN ('billing', 'primary') ORDER BY ct.contact_type, ct.id LIMIT 1))
+    FROM invoice i WHERE i.id = :id),
+  'settings', (SELECT coalesce(json_object_agg(key, value), '{}') FROM billing_setting),
+  'cached', (SELECT coalesce(json_agg(json_build_object('key', content_key, 'last_accessed', last_accessed)), '[]')
+             FROM invoice_pdf_cache WHERE invoice_id = :id)
+)::text
+""")
+PARTY_SNAPSHOT = text("""
+SELECT json_build_object(
+  'customer', (SELECT json_build_object('id', c.id, 'name', c.name, 'tax_identifier', c.tax_identifier)
+               FROM customer c WHERE c.id = :id),
+  'site', (SELECT row_to_json(st) FROM site st WHERE st.customer_id = :id ORDER BY st.id LIMIT 1),
+  'contact', (SELECT row_to_json(ct) FROM contact ct WHERE ct.customer_id = :id
+              AND ct.contact_type IN ('billing', 'primary') ORDER BY ct.contact_type, ct.id LIMIT 1)
+)::text
+""")
+
+
+def _client(party: dict[str, Any]) -> dict[str, Any]:
+    customer, site, contact = party["customer"], party.get("site"), party.get("contact")
     address = {"address_line_1": "", "address_line_2": "", "city": "", "state": "", "zip_code": "", "country": ""}
-    if site is not None:
-        address = {"address_line_1": site.address_line_1, "address_line_2": site.address_line_2, "city": site.city,
-                   "state": site.state, "zip_code": site.postcode, "country": site.country}
-    return {"id": customer.id, "name": customer.name, "tax_id": customer.tax_identifier or "", "address": address,
-            "email": contact.email if contact and contact.email else "",
-            "contact": contact and f"{contact.first_name} {contact.last_name}".strip() or ""}
+    if site:
+        address = {"address_line_1": site["address_line_1"], "address_line_2": site["address_line_2"],
+                   "city": site["city"], "state": site["state"], "zip_code": site["postcode"], "country": site["country"]}
+    return {"id": customer["id"], "name": customer["name"], "tax_id": customer.get("tax_identifier") or "",
+            "address": address, "email": (contact or {}).get("email") or "",
+            "contact": f"{contact['first_name']} {contact['last_name']}".strip() if contact else ""}
+
+
+def _date(value: str) -> dt.date:
+    return dt.date.fromisoformat(value[:10])
+
+
+def _snapshot_transaction(t: dict, number: str | None) -> billing.TransactionView:
+    return billing.TransactionView(
+        t["id"], t["customer_id"], t["kind"], t["title"], t["description"], Decimal(t["retail_cost"]),
+        Decimal(t["wholesale_cost"]), Decimal(t["tax_percentage"]), Decimal(t["tax_amount"]),
+        _date(t["transaction_date"]), t["service_id"], t["site_id"], t["invoice_id"], number, t["method"],
+        t["reference"], t["void"], dt.datetime.fromisoformat(t["created_at"]))
+
+
+def _snapshot_invoice(snapshot: dict) -> billing.InvoiceView:
+    i = snapshot["invoice"]
+    lines, payments = billing.split_linked(
+        i["refund_reference"], (_snapshot_transaction(t, i["number"]) for t in snapshot["lines"]))
+    return billing.InvoiceView(
+        i["id"], i["number"], i["customer_id"], snapshot["party"]["customer"]["name"], i["title"], i["status"],
+        i["currency"], _date(i["issue_date"]), _date(i["start_date"]), _date(i["end_date"]), _date(i["due_date"]),
+        Decimal(i["subtotal"]), Decimal(i["tax_total"]), Decimal(i["total"]), Decimal(i["paid_amount"]),
+        i["payment_method"], i["payment_reference"], i["refund_reference"],
+        dt.datetime.fromisoformat(i["created_at"]), dt.datetime.fromisoformat(i["updated_at"]), lines, payments)
+
+
+def _load_json(raw: str) -> dict:
+    return json.loads(raw, parse_float=Decimal)  # money stays exact
 
 
 def _company(settings: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +205,7 @@ def _line(t: billing.TransactionView) -> dict[str, Any]:
             "method": t.method or "", "reference": t.reference or ""}
 
 
-def invoice_context(session: Session, invoice: billing.InvoiceView, settings: dict[str, Any]) -> dict[str, Any]:
+def invoice_context(invoice: billing.InvoiceView, client: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     """The variables an invoice template gets (seed003-p6 B3 names, plus OmniDesk's)."""
     balance_due = invoice.outstanding
     payment_url = ""
@@ -165,15 +219,15 @@ def invoice_context(session: Session, invoice: billing.InvoiceView, settings: di
         "end_date": invoice.end_date.isoformat(), "total_amount": invoice.subtotal, "total_tax": invoice.tax_total,
         "total": invoice.total, "paid_amount": invoice.paid_amount, "balance_due": balance_due,
         "currency": invoice.currency, "status": invoice.status, "stamp": STAMPS.get(invoice.status, ""),
-        "client": _client(session, invoice.customer_id), "transactions": [_line(t) for t in invoice.lines],
+        "client": client, "transactions": [_line(t) for t in invoice.lines],
         "payments": [_line(t) for t in invoice.payments], "payment_url": payment_url,
         "company": _company(settings), "accent": settings.get("company.accent_colour") or "#1F4E79",
     }
 
 
-def statement_context(session: Session, st: billing.Statement, settings: dict[str, Any], today: dt.date) -> dict[str, Any]:
+def statement_context(st: billing.Statement, client: dict[str, Any], settings: dict[str, Any], today: dt.date) -> dict[str, Any]:
     return {
-        "client": _client(session, st.customer_id), "company": _company(settings),
+        "client": client, "company": _company(settings),
         "accent": settings.get("company.accent_colour") or "#1F4E79", "currency": st.currency,
         "start_date": st.start.isoformat(), "end_date": st.end.isoformat(),
         "date": dt.datetime.combine(today, dt.time(12)).isoformat(),
@@ -193,12 +247,22 @@ def templates_dir(settings: dict[str, Any]) -> Path:
     return Path(configured) if configured else TEMPLATES_DIR
 
 
+_fingerprints: dict[tuple, str] = {}
+
+
 def _template_fingerprint(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """SHA-256 over the names and contents of the folder's files; re-read only when a file's stat changes."""
+    entries = sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in os.scandir(folder)
+                     if e.is_file() and not e.name.startswith("."))
+    stamp = (str(folder), tuple(entries))
+    if stamp not in _fingerprints:
+        digest = hashlib.sha256()
+        for name, _, _ in entries:
+            digest.update(name.encode())
+            digest.update((folder / name).read_bytes())
+        _fingerprints.clear()
+        _fingerprints[stamp] = digest.hexdigest()
+    return _fingerprints[stamp]
 
 
 def _logo_fingerprint(logo: str) -> str:
@@ -284,15 +348,16 @@ def renders_so_far() -> int:
 # --- the cache ---
 
 
-def _cached(session: Session, key: str) -> bytes | None:
-    row = session.execute(select(DocumentCache.pdf, DocumentCache.last_accessed)
-                          .where(DocumentCache.content_key == key)).first()
+def _cached(conn, key: str, last_accessed: str | dt.datetime | None = None) -> bytes | None:
+    row = conn.execute(select(DocumentCache.pdf, DocumentCache.last_accessed)
+                       .where(DocumentCache.content_key == key)).first()
     if row is None:
         return None
     pdf, last = row
     if last < dt.datetime.now(dt.timezone.utc) - ACCESS_GRANULARITY:
-        session.execute(update(DocumentCache).where(DocumentCache.content_key == key)
-                        .values(last_accessed=dt.datetime.now(dt.timezone.utc)))
+        conn.execute(update(DocumentCache).where(DocumentCache.content_key == key)
+                     .values(last_accessed=dt.datetime.now(dt.timezone.utc)))
+        conn.commit()
     return bytes(pdf)
 
 
@@ -313,16 +378,16 @@ def invoice_pdf(db, actor: Actor, invoice_id: int) -> Document:
     """The invoice's PDF: from the cache when nothing that shapes it changed, else rendered and cached.
     Void invoices still download, stamped VOID."""
     actor.require("view_customer_invoice", "download invoices")
-    with db.transaction() as s:
-        invoice = s.get(Invoice, invoice_id)
-        if invoice is None:
+    with db.engine.connect() as conn:
+        snapshot = _load_json(conn.execute(INVOICE_SNAPSHOT, {"id": invoice_id}).scalar_one())
+        if snapshot["invoice"] is None:
             raise NotFound(f"There is no invoice {invoice_id}.")
-        view = billing.invoice_view(s, invoice)
-        settings = load_settings(s)
-        context = invoice_context(s, view, settings)
+        view = _snapshot_invoice(snapshot)
+        settings = dict(DEFAULT_SETTINGS, **snapshot["settings"])
+        context = invoice_context(view, _client(snapshot["party"]), settings)
         template = settings["invoice.template_filename"]
         key = content_key("invoice", template, context, settings)
-        cached = _cached(s, key)
+        cached = _cached(conn, key) if any(c["key"] == key for c in snapshot["cached"]) else None
     if cached is not None:
         return Document(view.filename, cached, key, True, 0)
     started = time.perf_counter()
@@ -334,14 +399,16 @@ def invoice_pdf(db, actor: Actor, invoice_id: int) -> Document:
 
 
 def statement_pdf(db, actor: Actor, customer_id: int, start, end, *, today: dt.date | None = None) -> Document:
+    """The customer's statement of [start, end] as a PDF (cached like invoices)."""
     st = billing.statement(db, actor, customer_id, start, end)
     today = today or dt.date.today()
-    with db.transaction() as s:
-        settings = load_settings(s)
-        context = statement_context(s, st, settings, today)
+    with db.engine.connect() as conn:
+        party = _load_json(conn.execute(PARTY_SNAPSHOT, {"id": customer_id}).scalar_one())
+        settings = dict(DEFAULT_SETTINGS, **dict(conn.execute(select(BillingSetting.key, BillingSetting.value)).all()))
+        context = statement_context(st, _client(party), settings, today)
         template = settings["invoice.statement_template_filename"]
         key = content_key("statement", template, context, settings)
-        cached = _cached(s, key)
+        cached = _cached(conn, key)
     filename = f"Statement_{customer_id:05d}_{st.start:%Y%m%d}-{st.end:%Y%m%d}.pdf"
     if cached is not None:
         return Document(filename, cached, key, True, 0)

@@ -212,20 +212,25 @@ def _invoice(session: Session, invoice_id: int, *, for_update: bool = False) -> 
     return invoice
 
 
+def split_linked(refund_reference: str | None, linked: Iterable[TransactionView]
+                 ) -> tuple[tuple[TransactionView, ...], tuple[TransactionView, ...]]:
+    """(billed lines, settlements) of an invoice's linked transactions. A refund's credit note carries the
+    refund's reference: it settles the invoice, it is not a billed line."""
+    lines, settlements = [], []
+    for t in linked:
+        note = t.kind == "credit" and bool(refund_reference) and t.reference == refund_reference
+        (lines if t.kind in LINE_KINDS and not note else settlements).append(t)
+    return tuple(lines), tuple(settlements)
+
+
 def invoice_view(session: Session, invoice: Invoice) -> InvoiceView:
     """The invoice with its lines (charges and credits billed) and its payments and refunds."""
     linked = session.scalars(
         select(BillingTransaction).where(BillingTransaction.invoice_id == invoice.id)
         .order_by(BillingTransaction.transaction_date, BillingTransaction.id)
     ).all()
-    numbers = {invoice.id: invoice.number}
-
-    def credit_note(t: BillingTransaction) -> bool:
-        # A refund's credit note carries the refund's reference: it settles the invoice, it is not a billed line.
-        return t.kind == "credit" and bool(invoice.refund_reference) and t.reference == invoice.refund_reference
-
-    lines = tuple(_transaction_view(t, numbers) for t in linked if t.kind in LINE_KINDS and not credit_note(t))
-    payments = tuple(_transaction_view(t, numbers) for t in linked if t.kind in ("payment", "refund") or credit_note(t))
+    lines, payments = split_linked(invoice.refund_reference,
+                                   (_transaction_view(t, {invoice.id: invoice.number}) for t in linked))
     name = session.scalar(select(Customer.name).where(Customer.id == invoice.customer_id))
     return InvoiceView(
         invoice.id, invoice.number, invoice.customer_id, name, invoice.title, invoice.status, invoice.currency,
