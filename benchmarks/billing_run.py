@@ -45,8 +45,12 @@ def main() -> int:
         assert report.invoices == expected, "invoice numbers are not gapless"
         print(f"bill run: {n:,} invoices with PDFs in {report.wall_seconds:.1f} s wall "
               f"({n / report.wall_seconds:.1f} invoices/s, {args.workers} workers), skipped {summary['skipped']}")
-        print(f"per invoice (summed over workers): SQL {summary['sql_ms_per_invoice']} ms, "
-              f"render {summary['render_ms_per_invoice']} ms")
+        print(f"per invoice (summed over workers, wall): SQL {summary['sql_ms_per_invoice']} ms, "
+              f"render {summary['render_ms_per_invoice']} ms; worker CPU {summary['worker_cpu_ms_per_invoice']} ms "
+              "(PostgreSQL's CPU not included)")
+        idle = report.worker_cpu_seconds * 10_000 / max(n, 1) / args.workers / 60
+        print(f"worker CPU for 10,000 spread over {args.workers} cores: {idle:.1f} min "
+              "(the floor on an otherwise idle machine)")
         if args.customers != 10_000:
             print(f"extrapolated to 10,000 customers: {report.wall_seconds * 10_000 / max(n, 1) / 60:.1f} min "
                   "(target < 10 min)")

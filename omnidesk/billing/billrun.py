@@ -28,6 +28,7 @@ class BillRunReport:
     skipped: dict[int, str] = field(default_factory=dict)  # customer id → why no invoice
     sql_seconds: float = 0.0  # summed over workers: generating invoices (and the PDF cache's reads/writes)
     render_seconds: float = 0.0  # summed over workers: Jinja2 + WeasyPrint
+    worker_cpu_seconds: float = 0.0  # CPU the worker processes used (not PostgreSQL's): the cost on an idle machine
     wall_seconds: float = 0.0
 
     def as_dict(self) -> dict:
@@ -35,7 +36,8 @@ class BillRunReport:
         return {"period": self.period, "invoices": len(self.invoices), "skipped": len(self.skipped),
                 "first": min(self.invoices, default=None), "last": max(self.invoices, default=None),
                 "wall_seconds": round(self.wall_seconds, 2), "sql_ms_per_invoice": round(1000 * self.sql_seconds / n, 1),
-                "render_ms_per_invoice": round(1000 * self.render_seconds / n, 1)}
+                "render_ms_per_invoice": round(1000 * self.render_seconds / n, 1),
+                "worker_cpu_ms_per_invoice": round(1000 * self.worker_cpu_seconds / n, 1)}
 
 
 def period_bounds(period: str) -> tuple[dt.date, dt.date]:
@@ -56,8 +58,9 @@ def customers_to_bill(db, start: dt.date, end: dt.date) -> list[int]:
 
 
 def _bill(db, actor: Actor, customer_ids: list[int], start: dt.date, end: dt.date, due: dt.date,
-          issue_date: dt.date | None, render: bool) -> tuple[list[str], dict[int, str], float, float]:
+          issue_date: dt.date | None, render: bool) -> tuple[list[str], dict[int, str], float, float, float]:
     numbers, skipped, sql, rendering = [], {}, 0.0, 0.0
+    cpu = time.process_time()
     for customer_id in customer_ids:
         began = time.perf_counter()
         try:
@@ -75,7 +78,7 @@ def _bill(db, actor: Actor, customer_ids: list[int], start: dt.date, end: dt.dat
             total = time.perf_counter() - began
             rendering += doc.render_ms / 1000
             sql += total - doc.render_ms / 1000
-    return numbers, skipped, sql, rendering
+    return numbers, skipped, sql, rendering, time.process_time() - cpu
 
 
 def _worker(url: str, username: str, customer_ids: list[int], start, end, due, issue_date, render: bool):
@@ -107,7 +110,8 @@ def run_billing(db, actor: Actor, period: str, *, workers: int = 2, render: bool
             futures = [pool.submit(_worker, db.url, actor.username, chunk, start, end, due, issue_date, render)
                        for chunk in chunks]
             results = [f.result() for f in futures]
-    for numbers, skipped, sql, rendering in results:
+    for numbers, skipped, sql, rendering, cpu in results:
+        report.worker_cpu_seconds += cpu
         report.invoices.extend(numbers)
         report.skipped.update(skipped)
         report.sql_seconds += sql
