@@ -82,6 +82,8 @@ def test_retrying_a_payment_with_the_same_key_never_charges_twice(db, admin, str
     assert fake.money_moved == 9999 and len(fake.requests) == 1
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Payment)) == 1
+    with pytest.raises(ServiceError, match="was used for payment .* use a new key for a different payment"):
+        pay.charge(db, admin, c.id, "10.00", idempotency_key="retry-me-123", vendor=vendor)
 
 
 def test_a_retry_after_the_database_lost_the_first_answer_is_replayed_by_stripe(db, admin, stripe):

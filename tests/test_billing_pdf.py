@@ -142,3 +142,20 @@ def test_downloading_needs_the_view_invoice_permission(db, invoice):
     clerk = Actor(user_id=None, username="clerk", permissions=frozenset({"view_customer_transaction"}))
     with pytest.raises(PermissionDenied, match="needs the view_customer_invoice permission"):
         documents.invoice_pdf(db, clerk, invoice.id)
+
+
+def test_the_default_invoice_is_one_a4_page_and_a_long_one_repeats_its_column_headings(db, admin, invoice, tmp_path):
+    path = tmp_path / "short.pdf"
+    path.write_bytes(documents.invoice_pdf(db, admin, invoice.id).pdf)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Pages:\s+1\n", info) and "595.276 x 841.89" in info  # A4 in points
+
+    for n in range(60):
+        bs.add_transaction(db, admin, invoice.customer_id, title=f"Call bundle {n:02d}", retail_cost="1.00")
+    long = bs.generate_invoice(db, admin, invoice.customer_id, start=TODAY, end=TODAY)
+    pages = pdf_text(documents.invoice_pdf(db, admin, long.id).pdf, tmp_path).split("\f")
+    pages = [p for p in pages if p.strip()]
+    assert len(pages) >= 2
+    assert all("Description" in p for p in pages)
+    assert f"Page {len(pages)} of {len(pages)}" in pages[-1]
+    assert "Call bundle 59" in pages[-1]

@@ -240,6 +240,9 @@ def _take(session: Session, actor: Actor, customer: Customer, amount: Decimal, *
     wallet = _wallet(session, customer)
     replay = _replay(session, key)  # after the lock: a concurrent retry with this key has committed by now
     if replay is not None:
+        if replay.amount != amount or replay.customer_id != customer.id:
+            raise PaymentRefused(f"The idempotency key {key} was used for payment {replay.payment_id} of "
+                                 f"{rules.money(replay.amount, replay.currency)}; use a new key for a different payment.")
         return replay
     initial = wallet.balance
     if routing_mode == "bypass":
