@@ -227,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_inventory.add_commands(commands, _positive, _non_negative)
     cli_users.add_commands(commands)
+    from omnidesk import cli_billing
+
+    cli_billing.add_commands(commands, _positive)
     return parser
 
 

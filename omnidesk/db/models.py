@@ -273,6 +273,9 @@ class ActivityEntry(Base):
 
 SERVICE_STATUSES = ("active", "inactive", "suspended", "pending_cancellation", "deactivated")
 INVOICE_STATUSES = ("unpaid", "partially_paid", "paid", "void", "refunded")
+TRANSACTION_KINDS = ("charge", "credit", "payment", "refund")
+# Manual methods (staff record them), the seed's credit types, and the payment layer's.
+PAYMENT_METHODS = ("cash", "pos", "bank_transfer", "card", "stripe", "wallet", "manual")
 
 
 class Service(Base):
@@ -333,6 +336,12 @@ class Service(Base):
 
 
 class Invoice(Base):
+    """An invoice over a customer's transactions; migration 0005 added everything after `created_at`.
+
+    The number is assigned by the database on insert (a locked counter row per year, see 0005), never
+    by the client; `total` = `subtotal` + `tax_total`; `paid_amount` is the sum of the payments linked to it.
+    """
+
     __tablename__ = "invoice"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
@@ -343,23 +352,82 @@ class Invoice(Base):
     due_date: Mapped[dt.date] = mapped_column(Date)
     total: Mapped[Decimal] = mapped_column(Money, server_default="0")
     created_at: Mapped[dt.datetime] = _created()
+    title: Mapped[str] = mapped_column(String(200), server_default="")
+    # Filled from the customer by the database when not given; payments must be in this currency.
+    currency: Mapped[str] = mapped_column(String(3))
+    issue_date: Mapped[dt.date] = mapped_column(Date, server_default=func.current_date())
+    subtotal: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    tax_total: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    paid_amount: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    payment_method: Mapped[str | None] = mapped_column(String(16))
+    payment_reference: Mapped[str | None] = mapped_column(String(100))
+    paid_at: Mapped[dt.datetime | None]
+    refund_reference: Mapped[str | None] = mapped_column(String(100))
+    refunded_at: Mapped[dt.datetime | None]
+    voided_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = _modified()
     __table_args__ = (
         CheckConstraint(_in("status", INVOICE_STATUSES), name="status"),
         CheckConstraint("end_date >= start_date", name="period"),
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint("paid_amount >= 0", name="paid_amount_not_negative"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_code"),
+        CheckConstraint("number IS NULL OR number ~ '^INV-[0-9]{4}-[0-9]{6}$'", name="number_format"),
+        CheckConstraint("payment_method IS NULL OR " + _in("payment_method", PAYMENT_METHODS), name="payment_method"),
+        Index("ix_invoice_status_id", "status", "id"),
     )
 
 
+class InvoiceNumberCounter(Base):
+    """The last invoice number issued in a calendar year; its row is locked while a number is taken."""
+
+    __tablename__ = "invoice_number_counter"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (CheckConstraint("last_number BETWEEN 1 AND 999999", name="last_number_range"),)
+
+
 class BillingTransaction(Base):
+    """A charge (+), credit (−), payment (−, linked to the invoice it pays) or refund (+).
+
+    Migration 0005 added everything after `created_at`; the database checks the signs and the tax.
+    """
+
     __tablename__ = "billing_transaction"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id"))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
-    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     retail_cost: Mapped[Decimal] = mapped_column(Money)
     tax_percentage: Mapped[Decimal] = mapped_column(Numeric(6, 3), server_default="0")
     tax_amount: Mapped[Decimal] = mapped_column(Money, server_default="0")
     void: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[dt.datetime] = _created()
-    __table_args__ = (CheckConstraint("tax_percentage >= 0", name="tax_percentage_not_negative"),)
+    kind: Mapped[str] = mapped_column(String(8), server_default="charge")
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    wholesale_cost: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    transaction_date: Mapped[dt.date] = mapped_column(Date, server_default=func.current_date())
+    # Credit type of a credit, or how a payment or refund was made.
+    method: Mapped[str | None] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    voided_at: Mapped[dt.datetime | None]
+    __table_args__ = (
+        CheckConstraint("tax_percentage >= 0", name="tax_percentage_not_negative"),
+        CheckConstraint("tax_percentage <= 100", name="tax_percentage_at_most_100"),
+        CheckConstraint(_in("kind", TRANSACTION_KINDS), name="kind"),
+        CheckConstraint("length(btrim(title)) BETWEEN 1 AND 200", name="title_length"),
+        CheckConstraint(
+            "(kind IN ('charge', 'refund') AND retail_cost >= 0) OR (kind IN ('credit', 'payment') AND retail_cost <= 0)",
+            name="sign_of_kind",
+        ),
+        CheckConstraint("kind = 'charge' OR (tax_percentage = 0 AND tax_amount = 0)", name="tax_on_charges_only"),
+        CheckConstraint("tax_amount = round(retail_cost * tax_percentage / 100, 2)", name="tax_amount_rounded"),
+        CheckConstraint("wholesale_cost >= 0", name="wholesale_cost_not_negative"),
+        CheckConstraint("NOT (void AND invoice_id IS NOT NULL)", name="void_only_uninvoiced"),
+        CheckConstraint("kind <> 'payment' OR invoice_id IS NOT NULL", name="payment_pays_an_invoice"),
+        CheckConstraint("method IS NULL OR " + _in("method", PAYMENT_METHODS), name="method"),
+        Index("ix_billing_transaction_uninvoiced", "customer_id", "transaction_date",
+              postgresql_where=text("invoice_id IS NULL AND NOT void")),
+    )
