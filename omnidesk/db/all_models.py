@@ -7,3 +7,4 @@ from omnidesk.db import models  # noqa: F401
 from omnidesk.cbc import models as cbc_models  # noqa: F401
 from omnidesk.inventory import models as inventory_models  # noqa: F401
 from omnidesk.catalog import models as catalog_models  # noqa: F401
+from omnidesk.rating import models as rating_models  # noqa: F401
