@@ -1,8 +1,7 @@
 """Rate plan, prefix rate, customer's plan and call detail record (CDR) tables; migration 0006 creates them.
 
-A CDR carries its rating in place (plan, matched prefix, rate, billable seconds, cost, when): all six
-are set together or none is, which the database checks, so an unrated call can never pass for a
-free one.
+A CDR's price lives in `cdr_rating` (plan, matched prefix, rate, billable seconds, cost, when); a
+call without a rating row is unrated, so it can never pass for a free one.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -83,11 +81,8 @@ class CustomerRatePlan(Base):
     assigned_at: Mapped[dt.datetime] = _created()
 
 
-_RATING_COLUMNS = ("rate_plan_id", "matched_prefix", "rate", "billable_seconds", "cost", "rated_at")
-
-
 class CallDetailRecord(Base):
-    """One call as the switch reported it, and once rated, what it costs."""
+    """One call as the switch reported it. Once rated, a CallRating row says what it costs."""
 
     __tablename__ = "cdr"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -101,23 +96,32 @@ class CallDetailRecord(Base):
     disposition: Mapped[str] = mapped_column(String(20))
     source: Mapped[str] = mapped_column(String(200), server_default="")
     imported_at: Mapped[dt.datetime] = _created()
-    rate_plan_id: Mapped[int | None] = mapped_column(ForeignKey("rate_plan.id"))
-    matched_prefix: Mapped[str | None] = mapped_column(DIGITS_PREFIX)
-    rate: Mapped[Decimal | None] = mapped_column(RATE)
-    billable_seconds: Mapped[int | None] = mapped_column(Integer)
-    cost: Mapped[Decimal | None] = mapped_column(COST)
-    rated_at: Mapped[dt.datetime | None]
     __table_args__ = (
         CheckConstraint(f"called_number ~ '^[0-9]{{1,{NUMBER_MAX}}}$'", name="called_number_digits"),
         CheckConstraint("duration_seconds BETWEEN 0 AND 864000", name="duration_range"),
         CheckConstraint(_in("disposition", DISPOSITIONS), name="disposition"),
-        CheckConstraint(
-            "(" + " AND ".join(f"{c} IS NULL" for c in _RATING_COLUMNS) + ") OR ("
-            + " AND ".join(f"{c} IS NOT NULL" for c in _RATING_COLUMNS) + ")",
-            name="rated_together",
-        ),
-        CheckConstraint("billable_seconds >= 0 AND cost >= 0", name="rating_not_negative"),
         Index("ix_cdr_call_start", "call_start"),
         Index("ix_cdr_customer_id_call_start", "customer_id", "call_start"),
-        Index("ix_cdr_unrated", "id", postgresql_where=text("rated_at IS NULL")),
+    )
+
+
+class CallRating(Base):
+    """What a call costs under the plan that rated it. A call without one is unrated — never free.
+
+    A table of its own rather than columns of `cdr`: rating a million calls is then an INSERT of
+    narrow rows (and re-rating a DELETE and INSERT) instead of rewriting every CDR and its indexes,
+    which measured twice as slow.
+    """
+
+    __tablename__ = "cdr_rating"
+    cdr_id: Mapped[int] = mapped_column(ForeignKey("cdr.id", ondelete="CASCADE"), primary_key=True)
+    rate_plan_id: Mapped[int] = mapped_column(ForeignKey("rate_plan.id"))
+    matched_prefix: Mapped[str] = mapped_column(DIGITS_PREFIX)
+    rate: Mapped[Decimal] = mapped_column(RATE)
+    billable_seconds: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[Decimal] = mapped_column(COST)
+    rated_at: Mapped[dt.datetime] = _created()
+    __table_args__ = (
+        CheckConstraint("billable_seconds >= 0", name="billable_not_negative"),
+        CheckConstraint("cost >= 0", name="cost_not_negative"),
     )

@@ -1,7 +1,7 @@
 """Rating: rate plans, prefix rates with effective dates, customers' plans, call detail records.
 
-Self-contained: it needs only `customer` (0001). The CDR table's CHECK keeps the six rating
-columns set together or not at all, so an unrated call is never mistaken for a free one.
+Self-contained: it needs only `customer` (0001). A call's price is a row of `cdr_rating`; a call
+without one is unrated, never free.
 
 Revision ID: 0006
 Revises: 0003
@@ -16,7 +16,6 @@ down_revision = '0003'
 branch_labels = None
 depends_on = None
 
-_RATING_COLUMNS = ("rate_plan_id", "matched_prefix", "rate", "billable_seconds", "cost", "rated_at")
 _DISPOSITIONS = ("answered", "no_answer", "busy", "failed", "congestion", "cancelled",
                  "no_credit", "no_route", "carrier_reject", "invalid_number")
 
@@ -71,32 +70,33 @@ def upgrade() -> None:
     sa.Column('disposition', sa.String(length=20), nullable=False),
     sa.Column('source', sa.String(length=200), server_default='', nullable=False),
     sa.Column('imported_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('rate_plan_id', sa.Integer(), nullable=True),
-    sa.Column('matched_prefix', sa.String(length=16, collation='C'), nullable=True),
-    sa.Column('rate', sa.Numeric(precision=12, scale=6), nullable=True),
-    sa.Column('billable_seconds', sa.Integer(), nullable=True),
-    sa.Column('cost', sa.Numeric(precision=14, scale=4), nullable=True),
-    sa.Column('rated_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("called_number ~ '^[0-9]{1,32}$'", name=op.f('ck_cdr_called_number_digits')),
     sa.CheckConstraint('duration_seconds BETWEEN 0 AND 864000', name=op.f('ck_cdr_duration_range')),
     sa.CheckConstraint("disposition IN (" + ", ".join(f"'{d}'" for d in _DISPOSITIONS) + ")", name=op.f('ck_cdr_disposition')),
-    sa.CheckConstraint(
-        "(" + " AND ".join(f"{c} IS NULL" for c in _RATING_COLUMNS) + ") OR ("
-        + " AND ".join(f"{c} IS NOT NULL" for c in _RATING_COLUMNS) + ")",
-        name=op.f('ck_cdr_rated_together')),
-    sa.CheckConstraint('billable_seconds >= 0 AND cost >= 0', name=op.f('ck_cdr_rating_not_negative')),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_cdr_customer_id_customer')),
-    sa.ForeignKeyConstraint(['rate_plan_id'], ['rate_plan.id'], name=op.f('fk_cdr_rate_plan_id_rate_plan')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cdr')),
     sa.UniqueConstraint('call_id', name=op.f('uq_cdr_call_id'))
     )
     op.create_index('ix_cdr_call_start', 'cdr', ['call_start'], unique=False)
     op.create_index('ix_cdr_customer_id_call_start', 'cdr', ['customer_id', 'call_start'], unique=False)
-    op.create_index('ix_cdr_unrated', 'cdr', ['id'], unique=False, postgresql_where=sa.text('rated_at IS NULL'))
+    op.create_table('cdr_rating',
+    sa.Column('cdr_id', sa.BigInteger(), nullable=False),
+    sa.Column('rate_plan_id', sa.Integer(), nullable=False),
+    sa.Column('matched_prefix', sa.String(length=16, collation='C'), nullable=False),
+    sa.Column('rate', sa.Numeric(precision=12, scale=6), nullable=False),
+    sa.Column('billable_seconds', sa.Integer(), nullable=False),
+    sa.Column('cost', sa.Numeric(precision=14, scale=4), nullable=False),
+    sa.Column('rated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint('billable_seconds >= 0', name=op.f('ck_cdr_rating_billable_not_negative')),
+    sa.CheckConstraint('cost >= 0', name=op.f('ck_cdr_rating_cost_not_negative')),
+    sa.ForeignKeyConstraint(['cdr_id'], ['cdr.id'], name=op.f('fk_cdr_rating_cdr_id_cdr'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['rate_plan_id'], ['rate_plan.id'], name=op.f('fk_cdr_rating_rate_plan_id_rate_plan')),
+    sa.PrimaryKeyConstraint('cdr_id', name=op.f('pk_cdr_rating'))
+    )
 
 
 def downgrade() -> None:
-    op.drop_index('ix_cdr_unrated', table_name='cdr', postgresql_where=sa.text('rated_at IS NULL'))
+    op.drop_table('cdr_rating')
     op.drop_index('ix_cdr_customer_id_call_start', table_name='cdr')
     op.drop_index('ix_cdr_call_start', table_name='cdr')
     op.drop_table('cdr')
