@@ -116,17 +116,17 @@ def _layout(headers: list[str], aliases: dict[str, str], problems: list[ImportPr
     return columns
 
 
-def _rows(reader, headers: list[str], problems: list[ImportProblem], maximum: int, noun: str):
-    """(line number, record) for each non-blank line after the header, with the field count checked."""
-    count = 0
+def _rows(reader, headers: list[str], problems: list[ImportProblem], maximum: int, noun: str, tally: list[int]):
+    """(line number, record) for each non-blank line after the header, with the field count checked;
+    tally[0] counts every row, the malformed ones too."""
     line = 1
     try:
         for record in reader:
             line = reader.line_num - (record_lines(record) - 1)
             if _is_blank(record):
                 continue
-            count += 1
-            if count > maximum:
+            tally[0] += 1
+            if tally[0] > maximum:
                 raise ValidationError({"file": f"At most {maximum:,} {noun} can be imported from one file; split it."})
             if len(record) != len(headers):
                 problems.append(ImportProblem(line, f"{len(record)} field{'s' if len(record) != 1 else ''}, "
@@ -206,7 +206,7 @@ def import_rates(
         return record[columns[field]] if field in columns else None
 
     clean: dict[tuple[str, dt.date], tuple[int, Any, str]] = {}  # (prefix, date) → (line, rate, description)
-    count = 0
+    tally = [len(pending)]
 
     def take(line: int, record: list[str]) -> None:
         values, reasons = _check_line({
@@ -226,11 +226,10 @@ def import_rates(
             problems.append(ImportProblem(line, "; ".join(reasons)))
 
     for line, record in pending:
-        count += 1
         take(line, record)
-    for line, record in _rows(reader, headers, problems, MAX_RATE_ROWS, "rates"):
-        count += 1
+    for line, record in _rows(reader, headers, problems, MAX_RATE_ROWS, "rates", tally):
         take(line, record)
+    count = tally[0]
     if count == 0 and not problems:
         raise ValidationError({"file": "The file has a header but no rates."})
 
@@ -312,9 +311,8 @@ def import_cdrs(
     lines: list[int] = []
     call_ids: dict[str, int] = {}  # call id → first line
     customer_lines: dict[int, int] = {}  # customer id → first line naming it
-    count = 0
-    for line, record in _rows(reader, headers, problems, MAX_CDR_ROWS, "calls"):
-        count += 1
+    tally = [0]
+    for line, record in _rows(reader, headers, problems, MAX_CDR_ROWS, "calls", tally):
         reasons = []
         try:
             start = rules.call_start(record[i_start])
@@ -351,6 +349,7 @@ def import_cdrs(
         caller = record[i_caller].strip()[:64] if i_caller is not None else ""  # free text, as the switch wrote it
         rows.append((call_id or None, start, caller, called, seconds, customer, status, source_name[:200]))
         lines.append(line)
+    count = tally[0]
     if count == 0 and not problems:
         raise ValidationError({"file": "The file has a header but no calls."})
 

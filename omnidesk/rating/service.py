@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from omnidesk import activity
 from omnidesk.auth import Actor
 from omnidesk.customers import rules as customer_rules
-from omnidesk.customers.rules import FieldError, validate_all
+from omnidesk.customers.rules import validate_all
 from omnidesk.db.integrity import flush_or_refuse
 from omnidesk.db.models import Customer
 from omnidesk.errors import NotFound, ServiceError, ValidationError
@@ -206,7 +207,7 @@ def list_rates(
             stmt = stmt.where(PrefixRate.prefix.startswith(rules.prefix(prefix), autoescape=True))
         if in_force_on is not None:
             stmt = (stmt.where(PrefixRate.effective_date <= in_force_on)
-                    .distinct(PrefixRate.prefix)
+                    .ext(distinct_on(PrefixRate.prefix))
                     .order_by(PrefixRate.prefix, PrefixRate.effective_date.desc()))
         else:
             stmt = stmt.order_by(PrefixRate.prefix, PrefixRate.effective_date)
