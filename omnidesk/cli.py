@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     from omnidesk import cli_cbc
 
     cli_cbc.add_commands(cbc, _positive, _non_negative)
+    from omnidesk import cli_rating
+
+    cli_rating.add_commands(commands, _positive, _non_negative)
     return parser
 
 
