@@ -218,3 +218,10 @@ def test_imports_and_rating_are_written_to_the_activity_log(db, admin, plan):
     assert summaries[2] == f"Put Customer {customer} (Acme Telecom) on rate plan Standard International"
     assert summaries[3].startswith("Imported 2 calls from uploaded data. Rated 1 call; 1 left unrated: "
                                    "1 matched no prefix of their plan (numbers starting 3377… (1))")
+
+
+def test_bad_lines_are_numbered_as_in_the_file_even_after_quoted_line_breaks_and_blank_lines(db, admin, plan):
+    sheet = 'prefix,rate,description\n44,0.02,"UK\nall networks"\n\n33,x,France\n'
+    with pytest.raises(ImportRejected) as caught:
+        importer.import_rates(db, admin, plan, sheet.encode())
+    assert [p.line for p in caught.value.problems] == [5]

@@ -35,7 +35,7 @@ from omnidesk import activity
 from omnidesk.auth import Actor
 from omnidesk.customers.rules import FieldError
 from omnidesk.errors import ServiceError, ValidationError
-from omnidesk.inventory.importer import ImportProblem, ImportRejected, _reader, record_lines
+from omnidesk.inventory.importer import ImportProblem, ImportRejected, _reader
 from omnidesk.rating import engine, rules
 from omnidesk.rating.service import (
     PLAN_PERMISSION_CHANGE,
@@ -119,10 +119,10 @@ def _layout(headers: list[str], aliases: dict[str, str], problems: list[ImportPr
 def _rows(reader, headers: list[str], problems: list[ImportProblem], maximum: int, noun: str, tally: list[int]):
     """(line number, record) for each non-blank line after the header, with the field count checked;
     tally[0] counts every row, the malformed ones too."""
-    line = 1
+    line, last = 1, reader.line_num
     try:
         for record in reader:
-            line = reader.line_num - (record_lines(record) - 1)
+            line, last = last + 1, reader.line_num  # a quoted field may span lines: the record starts after the last
             if _is_blank(record):
                 continue
             tally[0] += 1
