@@ -227,3 +227,31 @@ def test_set_based_rating_equals_a_straightforward_reference_on_a_random_sample(
             mismatches.append((n, number, start, seconds, disposition, expected, actual))
     assert mismatches == []
     assert sum(1 for v in got.values() if v is None) > 0  # the sample does include unrated calls
+
+
+def test_two_workstations_rating_at_once_price_every_call_exactly_once(db, admin):
+    import threading
+
+    customer = _customer(db, admin)
+    plan = _plan(db, admin, SEED_PLAN)
+    service.assign_rate_plan(db, admin, customer, plan)
+    _calls(db, admin, customer, [("2026-05-01 10:00:00", f"4477009{n:05d}", 60, "answered") for n in range(2000)],
+           rate=False)
+    barrier, reports, errors = threading.Barrier(2), [], []
+
+    def workstation():
+        try:
+            barrier.wait()
+            reports.append(service.rate_cdrs(db, admin))
+        except Exception as exc:  # noqa: BLE001 — any refusal fails the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=workstation) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(r.rated for r in reports) == [0, 2000]  # the second waited, then found nothing left
+    with db.read() as s:
+        assert s.scalar(text("SELECT count(*) FROM cdr_rating")) == 2000
