@@ -184,7 +184,7 @@ def rates_show(args, settings) -> int:
     print(f"{plan.name}: {plan.currency}, {plan.billing_increment} s increments, {plan.minimum_duration} s minimum; "
           f"{plan.prefixes:,} prefixes\n")
     cli._table(("Prefix", f"Rate/min ({plan.currency})", "From", "Description"),
-               [(r.prefix, r.rate.normalize() if r.rate else "0", "always" if r.effective_date.year == 1970
+               [(r.prefix, format(r.rate.normalize(), "f"), "always" if r.effective_date.year == 1970
                  else r.effective_date.isoformat(), r.description) for r in rows], right=(1,))
     return 0
 

@@ -307,6 +307,7 @@ def import_cdrs(
     else:
         i_status, status_check = columns["answered"], rules.answered
 
+    source = source_name[:200]  # one string for every row
     rows: list[tuple] = []
     lines: list[int] = []
     call_ids: dict[str, int] = {}  # call id → first line
@@ -347,7 +348,7 @@ def import_cdrs(
             continue
         customer_lines.setdefault(customer, line)
         caller = record[i_caller].strip()[:64] if i_caller is not None else ""  # free text, as the switch wrote it
-        rows.append((call_id or None, start, caller, called, seconds, customer, status, source_name[:200]))
+        rows.append((call_id or None, start, caller, called, seconds, customer, status, source))
         lines.append(line)
     count = tally[0]
     if count == 0 and not problems:
