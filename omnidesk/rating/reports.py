@@ -1,8 +1,8 @@
 """Usage reports over rated calls (seed 000 §5-6): usage per day, ASR by prefix, customers by lowest balance.
 
 Each returns plain rows; all need the `view_report` permission. Days and "the last 24 hours" are
-UTC. Costs are in each plan's currency: a report over customers in several currencies adds them
-per row only when asked for one customer, so callers should filter by customer or currency.
+UTC. Costs are in the currency of the plan that rated each call; usage_per_day over customers
+paying in different currencies adds unlike amounts, so ask for one customer when that matters.
 """
 
 from __future__ import annotations
