@@ -30,10 +30,12 @@ from typing import Any, Callable, TextIO
 
 import psycopg
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from omnidesk import activity
 from omnidesk.auth import Actor
 from omnidesk.customers.rules import FieldError
+from omnidesk.db.integrity import explain_integrity_error
 from omnidesk.errors import ServiceError, ValidationError
 from omnidesk.inventory.importer import ImportProblem, ImportRejected, _reader
 from omnidesk.rating import engine, rules
@@ -72,6 +74,8 @@ _CDR_COLUMNS = {
     "disposition": "disposition", "status": "disposition", "answered": "answered",
     "call_id": "call_id", "uniqueid": "call_id", "unique_id": "call_id", "id": "call_id",
 }
+_INCOMING = ("line", "call_id", "call_start", "caller", "called_number", "duration_seconds", "customer_id",
+             "disposition")
 _CDR_REQUIRED = {"call_start": "call start", "called_number": "called number", "duration": "duration",
                  "customer": "customer"}
 
@@ -306,14 +310,10 @@ def import_cdrs(
         i_status, status_check = columns["disposition"], rules.disposition
     else:
         i_status, status_check = columns["answered"], rules.answered
+    source = source_name[:200]
 
-    source = source_name[:200]  # one string for every row
-    rows: list[tuple] = []
-    lines: list[int] = []
-    call_ids: dict[str, int] = {}  # call id → first line
-    customer_lines: dict[int, int] = {}  # customer id → first line naming it
-    tally = [0]
-    for line, record in _rows(reader, headers, problems, MAX_CDR_ROWS, "calls", tally):
+    def clean(line: int, record: list[str]) -> tuple | None:
+        """The staging row of one line, or None with its reasons added to the problems."""
         reasons = []
         try:
             start = rules.call_start(record[i_start])
@@ -338,41 +338,57 @@ def import_cdrs(
         call_id = record[i_call_id].strip() if i_call_id is not None else ""
         if len(call_id) > 64:
             reasons.append(f"call id is {len(call_id)} characters, at most 64")
-        elif call_id:
-            if call_id in call_ids:
-                reasons.append(f"call id {call_id} is also on line {call_ids[call_id]}")
-            else:
-                call_ids[call_id] = line
         if reasons:
             problems.append(ImportProblem(line, "; ".join(reasons)))
-            continue
-        customer_lines.setdefault(customer, line)
+            return None
         caller = record[i_caller].strip()[:64] if i_caller is not None else ""  # free text, as the switch wrote it
-        rows.append((call_id or None, start, caller, called, seconds, customer, status, source))
-        lines.append(line)
-    count = tally[0]
-    if count == 0 and not problems:
-        raise ValidationError({"file": "The file has a header but no calls."})
+        return line, call_id or None, start, caller, called, seconds, customer, status
 
     with db.transaction() as s:
-        known = set(s.scalars(text("SELECT id FROM customer WHERE id = ANY (:ids)"), {"ids": list(customer_lines)}))
-        unknown = set(customer_lines) - known
-        if unknown:
-            for line, row in zip(lines, rows):
-                if row[5] in unknown:
-                    problems.append(ImportProblem(line, f"there is no customer {row[5]}"))
-        if call_ids:
-            for call_id in s.scalars(text("SELECT call_id FROM cdr WHERE call_id = ANY (:ids)"), {"ids": list(call_ids)}):
-                problems.append(ImportProblem(call_ids[call_id], f"call id {call_id} was already imported"))
+        # Checked lines stream into a staging table (no WAL, no indexes), so a million-call file is not
+        # held in memory; the checks against the file itself and the database are then set-wise SQL.
+        s.execute(text("""
+            CREATE TEMPORARY TABLE cdr_incoming (
+                line integer PRIMARY KEY, call_id text, call_start timestamptz, caller text, called_number text,
+                duration_seconds integer, customer_id bigint, disposition text
+            ) ON COMMIT DROP
+        """))
+        tally = [0]
+        _copy(s, "cdr_incoming", _INCOMING, (row for line, record in _rows(reader, headers, problems, MAX_CDR_ROWS,
+                                                                             "calls", tally)
+                                             if (row := clean(line, record)) is not None))
+        count = tally[0]
+        if count == 0 and not problems:
+            raise ValidationError({"file": "The file has a header but no calls."})
+        s.execute(text("ANALYZE cdr_incoming"))
+        for line, call_id, first in s.execute(text("""
+                SELECT line, call_id, first_value(line) OVER (PARTITION BY call_id ORDER BY line) AS first
+                  FROM cdr_incoming
+                 WHERE call_id IN (SELECT call_id FROM cdr_incoming GROUP BY call_id HAVING count(*) > 1)""")):
+            if line != first:
+                problems.append(ImportProblem(line, f"call id {call_id} is also on line {first}"))
+        for line, customer in s.execute(text("""
+                SELECT i.line, i.customer_id FROM cdr_incoming i
+                 WHERE NOT EXISTS (SELECT 1 FROM customer c WHERE c.id = i.customer_id)""")):
+            problems.append(ImportProblem(line, f"there is no customer {customer}"))
+        for line, call_id in s.execute(text("""
+                SELECT i.line, i.call_id FROM cdr_incoming i JOIN cdr c ON c.call_id = i.call_id""")):
+            problems.append(ImportProblem(line, f"call id {call_id} was already imported"))
         if problems:
             raise ImportRejected(problems, count)
         plan = plan_by_reference(s, default_plan) if default_plan is not None else None
-        ids = s.scalars(text("SELECT nextval(pg_get_serial_sequence('cdr', 'id')) FROM generate_series(1, :n)"),
-                        {"n": len(rows)}).all()
-        _copy(s, "cdr", ("id", "call_id", "call_start", "caller", "called_number", "duration_seconds", "customer_id",
-                         "disposition", "source"),
-              ((call_id, *row) for call_id, row in zip(ids, rows)))
-        first_id, last_id = min(ids), max(ids)
+        try:
+            imported, first_id, last_id = s.execute(text(f"""
+                WITH added AS (
+                    INSERT INTO cdr (call_id, call_start, caller, called_number, duration_seconds, customer_id,
+                                     disposition, source)
+                    SELECT call_id, call_start, caller, called_number, duration_seconds, customer_id, disposition,
+                           CAST(:source AS text)
+                      FROM cdr_incoming ORDER BY line
+                    RETURNING id)
+                SELECT count(*), min(id), max(id) FROM added"""), {"source": source}).one()
+        except DBAPIError as exc:  # another workstation imported one of these call ids meanwhile
+            raise ServiceError(f"Nothing was imported: {explain_integrity_error(exc)}") from exc
         rating = None
         if rate:
             rating_started = time.perf_counter()
@@ -381,12 +397,12 @@ def import_cdrs(
             outcome = engine.rate_calls(s, "c.id BETWEEN :first AND :last", {"first": first_id, "last": last_id},
                                         default_plan=plan.id if plan else None, rerate=False)
             rating = RatingReport.of(outcome, time.perf_counter() - rating_started)
-        summary = f"Imported {len(rows):,} call{'s' if len(rows) != 1 else ''} from {source_name}"
+        summary = f"Imported {imported:,} call{'s' if imported != 1 else ''} from {source_name}"
         if rating is not None:
             summary += f". {rating.describe()}"
         activity.record(
             s, actor, action="import", entity_type="cdr", entity_id=None, summary=summary,
-            changes={"calls": len(rows), "first_id": first_id, "last_id": last_id, "source": source_name,
-                     "rated": rating.rated if rating else 0, "unrated": rating.unrated if rating else len(rows)},
+            changes={"calls": imported, "first_id": first_id, "last_id": last_id, "source": source_name,
+                     "rated": rating.rated if rating else 0, "unrated": rating.unrated if rating else imported},
         )
-        return CdrImportReport(len(rows), first_id, last_id, rating, time.perf_counter() - started)
+        return CdrImportReport(imported, first_id, last_id, rating, time.perf_counter() - started)
