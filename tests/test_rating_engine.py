@@ -255,3 +255,22 @@ def test_two_workstations_rating_at_once_price_every_call_exactly_once(db, admin
     assert sorted(r.rated for r in reports) == [0, 2000]  # the second waited, then found nothing left
     with db.read() as s:
         assert s.scalar(text("SELECT count(*) FROM cdr_rating")) == 2000
+
+
+def test_the_database_keeps_ratings_pointing_at_a_plan_that_exists(db, admin):
+    from omnidesk.db.integrity import execute_or_refuse
+    from omnidesk.errors import ServiceError
+
+    customer = _customer(db, admin)
+    plan = _plan(db, admin, SEED_PLAN)
+    service.assign_rate_plan(db, admin, customer, plan)
+    _calls(db, admin, customer, [("2026-05-01 10:00:00", "447700900123", 60, "answered")])
+    with pytest.raises(ServiceError, match="Rate plan Standard International has priced calls; it cannot be deleted"):
+        with db.transaction() as s:
+            execute_or_refuse(s, text("DELETE FROM customer_rate_plan; DELETE FROM rate_plan"))
+    with pytest.raises(ServiceError, match="There is no rate plan 999"):
+        with db.transaction() as s:
+            execute_or_refuse(s, text("UPDATE cdr_rating SET rate_plan_id = 999"))
+    with db.transaction() as s:  # without priced calls a plan can go
+        s.execute(text("DELETE FROM cdr_rating; DELETE FROM customer_rate_plan; DELETE FROM rate_plan"))
+        assert s.scalar(text("SELECT count(*) FROM rate_plan")) == 0

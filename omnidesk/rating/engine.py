@@ -93,12 +93,13 @@ def rate_calls(session: Session, where: str, params: dict, *, default_plan: int 
          WHERE rate_plan_id = CAST(:default_plan AS integer)
             OR rate_plan_id IN (SELECT rate_plan_id FROM customer_rate_plan)
     """), values))
-    unrated = f"""(SELECT c.id, c.customer_id, c.called_number, c.call_start, c.duration_seconds, c.disposition
-                     FROM cdr c
-                    WHERE ({where}) AND NOT EXISTS (SELECT 1 FROM cdr_rating x WHERE x.cdr_id = c.id))"""
+    calls = "(SELECT c.id, c.customer_id, c.called_number, c.call_start, c.duration_seconds, c.disposition FROM cdr c"
+    unrated = f"{calls} WHERE ({where}) AND NOT EXISTS (SELECT 1 FROM cdr_rating x WHERE x.cdr_id = c.id))"
+    # Re-rating has just dropped every price in the window: no need to look for the rated ones (and
+    # the planner, whose statistics still count them, would place that look badly).
     rated = session.execute(text(f"""
         INSERT INTO cdr_rating (cdr_id, rate_plan_id, matched_prefix, rate, billable_seconds, cost)
-        {match_sql(unrated)}
+        {match_sql(f"{calls} WHERE {where})" if rerate else unrated)}
     """), values).rowcount
     rows = session.execute(text(f"""
         SELECT cp.customer_id IS NULL AS no_plan, left(s.called_number, 4) AS digits, count(*) AS calls
