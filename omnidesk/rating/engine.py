@@ -99,7 +99,7 @@ def rate_calls(session: Session, where: str, params: dict, *, default_plan: int 
     # the planner, whose statistics still count them, would place that look badly).
     rated = session.execute(text(f"""
         INSERT INTO cdr_rating (cdr_id, rate_plan_id, matched_prefix, rate, billable_seconds, cost)
-        {match_sql(f"{calls} WHERE {where})" if rerate else unrated)}
+        {match_sql(f"{calls} WHERE ({where}))" if rerate else unrated)}
     """), values).rowcount
     rows = session.execute(text(f"""
         SELECT cp.customer_id IS NULL AS no_plan, left(s.called_number, 4) AS digits, count(*) AS calls
