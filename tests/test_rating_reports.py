@@ -78,9 +78,11 @@ def test_low_balance_lists_active_customers_lowest_first_with_their_last_24_hour
     _customer(db, admin, "Pending Ltd", active=False)  # not active: not listed
     with db.transaction() as s:
         s.add_all([
-            BillingTransaction(customer_id=alpha, title="Top-up", retail_cost=Decimal("-50.00")),
-            BillingTransaction(customer_id=alpha, title="Monthly", retail_cost=Decimal("20.00"), tax_amount=Decimal("2.00")),
-            BillingTransaction(customer_id=beta, title="Monthly", retail_cost=Decimal("40.00"), tax_amount=Decimal("4.00")),
+            BillingTransaction(customer_id=alpha, title="Top-up", kind="credit", retail_cost=Decimal("-50.00")),
+            BillingTransaction(customer_id=alpha, title="Monthly", retail_cost=Decimal("20.00"),
+                               tax_percentage=Decimal("10"), tax_amount=Decimal("2.00")),
+            BillingTransaction(customer_id=beta, title="Monthly", retail_cost=Decimal("40.00"),
+                               tax_percentage=Decimal("10"), tax_amount=Decimal("4.00")),
             BillingTransaction(customer_id=beta, title="Voided", retail_cost=Decimal("100.00"), void=True),
         ])
     rows = reports.low_balance_customers(db, admin, now=dt.datetime(2026, 5, 2, 12, 0, tzinfo=UTC))
