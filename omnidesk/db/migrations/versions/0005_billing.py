@@ -14,7 +14,7 @@ The database enforces, besides the CHECKs and keys of the tables:
 Depends only on the tables of 0001-0003 (customer, service, site, invoice, billing_transaction).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-22 15:01:11.690674
 """
 
