@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from omnidesk.auth import Actor, load_actor, totp
-from omnidesk.auth.passwords import check_policy, scram_verifier
+from omnidesk.auth.passwords import PasswordRejected, check_policy, scram_verifier
 from omnidesk.db.engine import Database, normalise_url
-from omnidesk.errors import DatabaseUnavailable, ServiceError, first_line
+from omnidesk.errors import DatabaseUnavailable, PermissionDenied, ServiceError, first_line
 
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,29}$")
 WRONG_CREDENTIALS = "Wrong username or password."
@@ -73,36 +73,32 @@ _SQLSTATE_ERRORS = {
 
 def database_error(exc: DBAPIError) -> ServiceError | None:
     """The ServiceError for an OmniDesk security refusal raised by the database, or None."""
-    orig = exc.orig
-    sqlstate = getattr(orig, "sqlstate", None)
-    message = first_line(orig, "Refused by the database.")
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    message = first_line(exc.orig, "Refused by the database.").rstrip(".") + "."
     if sqlstate in _SQLSTATE_ERRORS:
-        return _SQLSTATE_ERRORS[sqlstate](message.rstrip(".") + ".")
-    if sqlstate == "ODS01":
-        from omnidesk.errors import SessionEnded
-
-        return SessionEnded(message.rstrip(".") + ".")
-    if sqlstate in ("ODA01", "ODV01", "42501"):
-        from omnidesk.errors import PermissionDenied
-
-        cls = PermissionDenied if sqlstate == "42501" else SignInRefused
-        return cls(message.rstrip(".") + ".")
+        return _SQLSTATE_ERRORS[sqlstate](message)
+    if sqlstate == "42501":
+        return PermissionDenied(message)
+    if sqlstate in ("ODA01", "ODV01"):
+        return SignInRefused(message)
     return None
 
 
 def call(db: Database, sql: str, params: dict | None = None, *, scalar: bool = True):
-    """Run one security function in its own transaction, mapping its refusals to ServiceErrors."""
+    """Run one security function in its own transaction, mapping its refusals to ServiceErrors.
+
+    db.transaction() already turns a lost connection into DatabaseUnavailable and an ended
+    session into SessionEnded.
+    """
     try:
-        with db.engine.begin() as conn:
-            result = conn.execute(text(sql), params or {})
+        with db.transaction() as session:
+            result = session.execute(text(sql), params or {})
             return result.scalar() if scalar else result.all()
     except DBAPIError as exc:
         mapped = database_error(exc)
-        if mapped is not None:
-            raise mapped from exc
-        if isinstance(exc, OperationalError):
-            raise DatabaseUnavailable(f"The database is not reachable ({first_line(exc.orig, 'connection lost')}).") from exc
-        raise
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 def role_suffix_for(database_name: str) -> str:
@@ -190,8 +186,6 @@ class StaffLogin:
         """The forced change of a temporary password (or any change before the session opens)."""
         check_policy(new_password, username=self.username)
         if new_password == self._password:
-            from omnidesk.auth.passwords import PasswordRejected
-
             raise PasswordRejected("reuse", "The new password must differ from the current one.")
         call(self.db, "SELECT omnidesk_change_password(:v)", {"v": scram_verifier(new_password)})
         self._password = new_password

@@ -11,9 +11,10 @@ import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
+from omnidesk import activity
 from omnidesk.auth import Actor
 from omnidesk.auth.passwords import scram_verifier, temporary_password
 from omnidesk.auth.session import call, database_error
@@ -153,13 +154,7 @@ def set_user_roles(db, actor: Actor, username: str, roles: list[str] | tuple[str
 
 
 def _role_ids(session, names) -> set[int]:
-    ids = set()
-    for name in names:
-        rid = session.scalar(select(Role.id).where(func.lower(Role.name) == name.strip().lower()))
-        if rid is None:
-            raise NotFound(f"There is no role {name!r}.")
-        ids.add(rid)
-    return ids
+    return {_role(session, name).id for name in names}
 
 
 # --- roles ---
@@ -206,7 +201,7 @@ def create_role(db, actor: Actor, name: str, description: str = "", permissions:
         s.flush()
         for pid in _permission_ids(s, permissions):
             s.execute(insert(RolePermission).values(role_id=role.id, permission_id=pid))
-        _audit(s, role.id, "role_created", f"Created role {name}")
+        _audit(s, actor, role.id, "role_created", f"Created role {name}")
     return get_role(db, actor, name)
 
 
@@ -218,7 +213,7 @@ def grant_permissions(db, actor: Actor, role: str, permissions: list[str] | tupl
         new = sorted(_permission_ids(s, permissions) - have)
         if new:
             s.execute(insert(RolePermission), [{"role_id": r.id, "permission_id": pid} for pid in new])
-            _audit(s, r.id, "role_permissions_granted", f"Gave role {r.name}: {', '.join(sorted(permissions))}")
+            _audit(s, actor, r.id, "role_permissions_granted", f"Gave role {r.name}: {', '.join(sorted(permissions))}")
     return get_role(db, actor, role)
 
 
@@ -228,7 +223,7 @@ def revoke_permissions(db, actor: Actor, role: str, permissions: list[str] | tup
         r = _role(s, role)
         ids = _permission_ids(s, permissions)
         s.execute(delete(RolePermission).where(RolePermission.role_id == r.id, RolePermission.permission_id.in_(ids)))
-        _audit(s, r.id, "role_permissions_revoked", f"Took from role {r.name}: {', '.join(sorted(permissions))}")
+        _audit(s, actor, r.id, "role_permissions_revoked", f"Took from role {r.name}: {', '.join(sorted(permissions))}")
     return get_role(db, actor, role)
 
 
@@ -239,7 +234,7 @@ def delete_role(db, actor: Actor, role: str) -> None:
         if r.is_builtin:
             raise ValidationError({"name": f"The built-in role {r.name} cannot be deleted."})
         s.execute(delete(Role).where(Role.id == r.id))
-        _audit(s, r.id, "role_deleted", f"Deleted role {r.name}")
+        _audit(s, actor, r.id, "role_deleted", f"Deleted role {r.name}")
 
 
 def _role(session, name: str) -> Role:
@@ -258,13 +253,9 @@ def _permission_ids(session, names) -> set[int]:
     return set(found.values())
 
 
-def _audit(session, role_id: int, action: str, summary: str) -> None:
-    session.execute(
-        text("INSERT INTO activity_log (actor_user_id, actor_name, entity_type, entity_id, action, summary) "
-             "SELECT u.id, coalesce(u.username, 'system'), 'role', :id, :a, :s FROM (SELECT 1) one "
-             "LEFT JOIN staff_user u ON u.login_role = session_user"),
-        {"id": role_id, "a": action, "s": summary},
-    )
+def _audit(session, actor: Actor, role_id: int, action: str, summary: str) -> None:
+    # For a staff login the database stamps the actor itself (activity_log_stamp_actor).
+    activity.record(session, actor, action=action, summary=summary, entity_type="role", entity_id=role_id)
 
 
 @contextlib.contextmanager

@@ -44,10 +44,15 @@ def alembic_config(url: str | None = None) -> AlembicConfig:
     return cfg
 
 
-def _raise_session_ended(exc: DBAPIError) -> None:
-    """Row-level security refused a staff connection whose session ended (SQLSTATE ODS01)."""
+def _refused(exc: DBAPIError, consequence: str = "") -> None:
+    """Re-raise what a unit of work hit as the ServiceError a user reads, where there is one:
+    a staff session that ended (SQLSTATE ODS01, from row-level security) or a lost connection."""
     if getattr(exc.orig, "sqlstate", None) == "ODS01":
         raise SessionEnded(first_line(exc.orig, "Your session has ended; sign in again.")) from exc
+    if isinstance(exc, OperationalError):
+        raise DatabaseUnavailable(
+            f"The database is not reachable ({first_line(exc.orig, 'connection lost')}){consequence}."
+        ) from exc
 
 
 class Database:
@@ -111,12 +116,8 @@ class Database:
             with self._sessions() as session, session.begin():
                 yield session
         except DBAPIError as exc:
-            _raise_session_ended(exc)
-            if not isinstance(exc, OperationalError):
-                raise
-            raise DatabaseUnavailable(
-                f"The database is not reachable ({first_line(exc.orig, 'connection lost')}); nothing was saved."
-            ) from exc
+            _refused(exc, "; nothing was saved")
+            raise
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -126,10 +127,8 @@ class Database:
                 yield session
                 session.rollback()
         except DBAPIError as exc:
-            _raise_session_ended(exc)
-            if not isinstance(exc, OperationalError):
-                raise
-            raise DatabaseUnavailable(f"The database is not reachable ({first_line(exc.orig, 'connection lost')}).") from exc
+            _refused(exc)
+            raise
 
     def raw_connection_string(self) -> str:
         """A libpq connection string for psycopg (LISTEN connections, COPY)."""

@@ -102,13 +102,22 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
                    WHERE rp.role_id = p_role_id AND p.name IN ('admin', 'manage_users'))
 $$;
 
+-- An administrative function's gate: the permission, and for staff a signed-in session too
+-- (the owner's connections, the CLI, have no session to show).
 CREATE FUNCTION omnidesk_require(permission text, doing text) RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
     IF NOT omnidesk_has(permission) THEN
         RAISE EXCEPTION 'You may not % (needs the % permission)', doing, permission USING ERRCODE = '42501';
     END IF;
+    IF NOT omnidesk_is_system() THEN
+        PERFORM omnidesk_require_session();
+    END IF;
 END $$;
+
+-- A backup code as stored and typed (normalised): 8 characters, no 0/O, 1/I/L.
+CREATE FUNCTION omnidesk_is_backup_code(code text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$ SELECT code ~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{8}$' $$;
 
 -- ---------------------------------------------------------------- sessions
 
@@ -203,7 +212,7 @@ BEGIN
     PERFORM omnidesk_check_may_sign_in(me.a);
     IF digits ~ '^[0-9]{6}$' THEN
         kind := 'totp';
-    ELSIF backup ~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{8}$' THEN
+    ELSIF omnidesk_is_backup_code(backup) THEN
         kind := 'backup_code';
     ELSE
         RAISE EXCEPTION 'That is not a code: enter the 6 digits from your authenticator app or an 8-character backup code'
@@ -330,7 +339,7 @@ BEGIN
     END IF;
     DELETE FROM staff_backup_code WHERE user_id = uid;
     FOREACH c IN ARRAY codes LOOP
-        IF omnidesk_normalize_backup_code(c) !~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{8}$' THEN
+        IF NOT omnidesk_is_backup_code(omnidesk_normalize_backup_code(c)) THEN
             RAISE EXCEPTION 'A backup code must be 8 characters from A-Z and 2-9 without I, L, O (got %)', length(c)
                 USING ERRCODE = 'ODV01';
         END IF;
@@ -407,6 +416,14 @@ BEGIN
     PERFORM omnidesk_audit((me.u).id, 'backup_codes_regenerated', 'New backup codes; the old ones no longer work');
 END $$;
 
+-- The user's secret, pending secret and backup codes gone: they sign in (or enrol) afresh.
+CREATE FUNCTION omnidesk_clear_second_factor(uid integer) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    UPDATE staff_auth SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL,
+        totp_last_counter = NULL WHERE user_id = uid;
+    DELETE FROM staff_backup_code WHERE user_id = uid;
+$$;
+
 CREATE FUNCTION omnidesk_disable_two_factor(code text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -424,9 +441,7 @@ BEGIN
     IF omnidesk_totp_matches(omnidesk_base32_decode((me.a).totp_secret), digits, omnidesk_now(), 30, 1) IS NULL THEN
         RAISE EXCEPTION 'Wrong code; two-factor authentication stays on' USING ERRCODE = 'ODC01';
     END IF;
-    UPDATE staff_auth SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL,
-        totp_last_counter = NULL WHERE user_id = (me.u).id;
-    DELETE FROM staff_backup_code WHERE user_id = (me.u).id;
+    PERFORM omnidesk_clear_second_factor((me.u).id);
     PERFORM omnidesk_audit((me.u).id, 'two_factor_disabled', 'Turned off two-factor authentication');
 END $$;
 
@@ -480,9 +495,6 @@ DECLARE
     rid integer;
 BEGIN
     PERFORM omnidesk_require('manage_users', 'create staff users');
-    IF NOT omnidesk_is_system() THEN
-        PERFORM omnidesk_require_session();
-    END IF;
     PERFORM omnidesk_check_verifier(verifier);
     IF coalesce(username, '') !~ '^[a-z][a-z0-9_.-]{1,29}$' THEN
         RAISE EXCEPTION 'A username is 2 to 30 characters: a lower-case letter, then lower-case letters, digits, ".", "_" or "-"'
@@ -550,9 +562,6 @@ DECLARE
     t staff_user;
 BEGIN
     PERFORM omnidesk_require('manage_users', doing);
-    IF NOT omnidesk_is_system() THEN
-        PERFORM omnidesk_require_session();
-    END IF;
     t := omnidesk_target_user(username);
     IF t.login_role = session_user THEN
         RAISE EXCEPTION 'You cannot % your own account', doing USING ERRCODE = 'ODA01';
@@ -587,9 +596,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS 
 DECLARE
     t staff_user := omnidesk_admin_action_on(username, 'reset two-factor authentication of');
 BEGIN
-    UPDATE staff_auth SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL,
-        totp_last_counter = NULL WHERE user_id = t.id;
-    DELETE FROM staff_backup_code WHERE user_id = t.id;
+    PERFORM omnidesk_clear_second_factor(t.id);
     PERFORM omnidesk_end_sessions_of(t.id);
     PERFORM omnidesk_audit(t.id, 'two_factor_reset', 'Reset two-factor authentication of ' || t.username);
 END $$;
@@ -636,9 +643,6 @@ DECLARE
     t staff_user;
 BEGIN
     PERFORM omnidesk_require('manage_users', 'edit staff users');
-    IF NOT omnidesk_is_system() THEN
-        PERFORM omnidesk_require_session();
-    END IF;
     t := omnidesk_target_user(username);
     UPDATE staff_user SET full_name = coalesce(omnidesk_update_user.full_name, staff_user.full_name),
                           email = CASE WHEN omnidesk_update_user.email IS NULL THEN staff_user.email
@@ -860,9 +864,6 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM omnidesk_require('manage_users', 'see how staff users sign in');
-    IF NOT omnidesk_is_system() THEN
-        PERFORM omnidesk_require_session();
-    END IF;
     RETURN QUERY
         SELECT u.id, a.totp_secret IS NOT NULL,
                CASE WHEN a.locked_until > omnidesk_now() THEN a.locked_until END,
