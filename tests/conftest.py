@@ -66,6 +66,16 @@ def db(pg_root):
 
 
 @pytest.fixture
+def env(db, tmp_path, monkeypatch):
+    """For CLI tests: the CLI pointed at the test database, with no config file and a private data folder."""
+    monkeypatch.setenv("OMNIDESK_DATABASE_URL", db.url)
+    monkeypatch.setenv("OMNIDESK_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("OMNIDESK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("OMNIDESK_PROFILE", raising=False)
+    return db
+
+
+@pytest.fixture
 def admin(db):
     return builtin_admin(db)
 

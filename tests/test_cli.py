@@ -8,28 +8,12 @@ import sys
 import types
 
 import psycopg
-import pytest
 from sqlalchemy import text
 
 from omnidesk import cli
 from omnidesk.customers import service as cs
 from omnidesk.db import models
-
-
-@pytest.fixture
-def env(db, tmp_path, monkeypatch):
-    """The CLI pointed at the test database, with no config file and a private data folder."""
-    monkeypatch.setenv("OMNIDESK_DATABASE_URL", db.url)
-    monkeypatch.setenv("OMNIDESK_CONFIG", str(tmp_path / "absent.toml"))
-    monkeypatch.setenv("OMNIDESK_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("OMNIDESK_PROFILE", raising=False)
-    return db
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_helpers import run
 
 
 def counts(db) -> dict[str, int]:

@@ -6,27 +6,11 @@ import datetime as dt
 import json
 import subprocess
 
-import pytest
 
-from omnidesk import cli
 from omnidesk.customers import service as cs
+from cli_helpers import run
 
 TODAY = dt.date.today()
-
-
-@pytest.fixture
-def env(db, tmp_path, monkeypatch):
-    monkeypatch.setenv("OMNIDESK_DATABASE_URL", db.url)
-    monkeypatch.setenv("OMNIDESK_CONFIG", str(tmp_path / "absent.toml"))
-    monkeypatch.setenv("OMNIDESK_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("OMNIDESK_PROFILE", raising=False)
-    return db
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_charge_invoice_pay_and_pdf_from_the_shell(env, admin, capsys, tmp_path):

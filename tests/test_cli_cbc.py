@@ -14,6 +14,7 @@ from test_sbcap_samples import golden_vectors as sbcap_golden_vectors
 from omnidesk import cli
 from omnidesk.cbc import cbsp, json_shapes, sbcap
 from omnidesk.cbc.json_shapes import JsonShapeError, from_json, to_json
+from cli_helpers import run
 
 CBSP_GOLDEN = cbsp_golden_vectors()
 SBCAP_GOLDEN = sbcap_golden_vectors()
@@ -29,12 +30,6 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("OMNIDESK_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("OMNIDESK_DATABASE_URL", raising=False)
     monkeypatch.delenv("OMNIDESK_PROFILE", raising=False)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def encode_json(capsys, tmp_path, protocol: str, data, *extra: str) -> tuple[int, str, str]:

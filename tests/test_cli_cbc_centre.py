@@ -12,26 +12,12 @@ import time
 
 import pytest
 
-from omnidesk import cli
 from omnidesk.cbc import store
+from cli_helpers import run
 
 WARNING = {"message_identifier": 4370, "repetition_period": 30,
            "texts": [{"language": "en", "text": "Flood warning for the river valley. Move to higher ground now."},
                      {"language": "de", "text": "Hochwasserwarnung für das Flusstal."}]}
-
-
-@pytest.fixture
-def env(db, tmp_path, monkeypatch):
-    monkeypatch.setenv("OMNIDESK_DATABASE_URL", db.url)
-    monkeypatch.setenv("OMNIDESK_CONFIG", str(tmp_path / "absent.toml"))
-    monkeypatch.setenv("OMNIDESK_DATA_DIR", str(tmp_path / "data"))
-    return db
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

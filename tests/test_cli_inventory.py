@@ -9,31 +9,22 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from omnidesk import cli, cli_inventory
+from omnidesk import cli_inventory
 from omnidesk.catalog import models as catalog_models
 from omnidesk.customers import service as cs
 from omnidesk.inventory import labels, rules
 from omnidesk.inventory import service as inv
+from cli_helpers import run
 
 
 @pytest.fixture
-def env(db, tmp_path, monkeypatch):
-    """The CLI pointed at the test database, with no config file, a private data folder and a playbook folder."""
-    monkeypatch.setenv("OMNIDESK_DATABASE_URL", db.url)
-    monkeypatch.setenv("OMNIDESK_CONFIG", str(tmp_path / "absent.toml"))
-    monkeypatch.setenv("OMNIDESK_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("OMNIDESK_PROFILE", raising=False)
+def env(env, tmp_path, monkeypatch):
+    """conftest's CLI environment plus a playbook folder."""
     playbooks = tmp_path / "playbooks"
     playbooks.mkdir()
     (playbooks / "play_local_mobile_sim.yaml").write_text("- hosts: localhost\n", encoding="utf-8")
     monkeypatch.setenv("OMNIDESK_PLAYBOOKS_DIR", str(playbooks))
-    return db
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return env
 
 
 def run_json(capsys, *argv: str):

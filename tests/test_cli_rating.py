@@ -7,22 +7,13 @@ import json
 import pytest
 from sqlalchemy import text
 
-from omnidesk import cli
 from omnidesk.customers import service as customers
+from cli_helpers import run
 
 
 @pytest.fixture(autouse=True)
-def env(db, tmp_path, monkeypatch):
-    monkeypatch.setenv("OMNIDESK_DATABASE_URL", db.url)
-    monkeypatch.setenv("OMNIDESK_CONFIG", str(tmp_path / "absent.toml"))
-    monkeypatch.setenv("OMNIDESK_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("OMNIDESK_PROFILE", raising=False)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+def _cli_environment(env):
+    """Every test here runs the CLI against its test database (conftest's env)."""
 
 
 def test_a_plan_is_created_filled_from_a_rate_sheet_and_prices_imported_calls(db, admin, capsys, tmp_path):

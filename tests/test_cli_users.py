@@ -7,23 +7,9 @@ import json
 import pytest
 from sqlalchemy import text
 
-from omnidesk import cli
 from omnidesk.auth import session as auth_session
 from security_helpers import suffix, url
-
-
-@pytest.fixture
-def env(db, tmp_path, monkeypatch):
-    monkeypatch.setenv("OMNIDESK_DATABASE_URL", db.url)
-    monkeypatch.setenv("OMNIDESK_CONFIG", str(tmp_path / "absent.toml"))
-    monkeypatch.setenv("OMNIDESK_DATA_DIR", str(tmp_path / "data"))
-    return db
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_helpers import run
 
 
 def test_add_a_user_who_then_signs_in_with_the_printed_password(env, capsys):

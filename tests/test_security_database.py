@@ -13,7 +13,7 @@ from omnidesk.auth import users
 from omnidesk.auth.passwords import PasswordRejected
 from omnidesk.customers.service import create_customer, list_customers
 from omnidesk.errors import PermissionDenied, SessionEnded
-from security_helpers import NEW_PASSWORD, make_user, raw, set_clock, signed_in, suffix, url
+from security_helpers import NEW_PASSWORD, conninfo, make_user, raw, set_clock, signed_in, suffix, url
 
 
 def _customer(db, admin, name="Acme Pty Ltd"):
@@ -240,16 +240,10 @@ def test_password_policy_refusals_name_the_rule(db, admin):
 
 def test_a_temporary_password_must_be_changed_before_any_session(db, admin):
     _, temporary = users.create_user(db, admin, username="tom", roles=["Support"])
-    with psycopg.connect(_conn(db, "tom", temporary), autocommit=True) as conn:
+    with psycopg.connect(conninfo(db, "tom", temporary), autocommit=True) as conn:
         with pytest.raises(psycopg.Error, match="temporary") as refused:
             conn.execute("SELECT omnidesk_open_session_without_2fa()")
         assert refused.value.sqlstate == "ODP01"
-
-
-def _conn(db, username, password):
-    from security_helpers import conninfo
-
-    return conninfo(db, username, password)
 
 
 @pytest.mark.parametrize("username", ["nobody", "admin' OR '1'='1", "x; DROP TABLE customer; --", "", "ADA"])
