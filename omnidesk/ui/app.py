@@ -32,7 +32,10 @@ def connect(settings):
     db = open_database(settings)
     actor = builtin_admin(db)
     import omnidesk.ui.customers.workspace  # noqa: F401  (load the screens' modules off the GUI thread too)
+    import omnidesk.ui.inventory.workspace  # noqa: F401
     import omnidesk.ui.live  # noqa: F401
+    import omnidesk.ui.products.workspace  # noqa: F401
+    import omnidesk.ui.services.renewals  # noqa: F401
 
     return db, actor
 
