@@ -4,15 +4,20 @@ half-made, and bad orders are refused with a clear message."""
 
 from __future__ import annotations
 
+import threading
+import time
 from decimal import Decimal
+
+import psutil
 
 import pytest
 from sqlalchemy import text
 
 from omnidesk.catalog import services as svc
+from omnidesk.errors import NotFound, ServiceError, ValidationError
 from omnidesk.provisioning import service as prov
 from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim, table_counts
+from tests.provision_helpers import customer, item_state, mobile_product, number, point_at, sim, table_counts
 
 
 @pytest.fixture
@@ -120,3 +125,257 @@ def test_failure_mail_goes_to_the_failure_list_through_the_outbox(db, admin, ocs
     assert template == "provisioning_failure"
     assert [r["Email"] for r in recipients] == ["noc@example.com", "ops@example.com"]
     assert variables["job_id"] == done.id and "SERVER_ERROR" in variables["error"]
+
+
+SLOW_PLAY = """
+- name: Slow provisioning (test)
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Provision
+      when: action | default('provision') != 'deprovision'
+      block:
+        - name: Create the OCS account (ApierV2.SetAccount)
+          ansible.builtin.uri:
+            url: "{{ omnidesk.ocs_url }}"
+            method: POST
+            body_format: json
+            body: {method: ApierV2.SetAccount, id: 1, params: [{Tenant: t, Account: "{{ service_uuid }}"}]}
+        - name: Wait for the network
+          ansible.builtin.command: sleep 60
+        - name: Report
+          ansible.builtin.set_stats:
+            data: {omnidesk_services: [{name: slow}]}
+      rescue:
+        - name: Remove the OCS account (ApierV1.RemoveAccount)
+          ansible.builtin.uri:
+            url: "{{ omnidesk.ocs_url }}"
+            method: POST
+            body_format: json
+            body: {method: ApierV1.RemoveAccount, id: 2, params: [{Tenant: t, Account: "{{ service_uuid }}"}]}
+          ignore_errors: true
+        - ansible.builtin.fail: {msg: rolled back}
+    - name: Deprovision
+      when: action | default('provision') == 'deprovision'
+      block:
+        - name: Remove the OCS account (ApierV1.RemoveAccount)
+          ansible.builtin.uri:
+            url: "{{ omnidesk.ocs_url }}"
+            method: POST
+            body_format: json
+            body: {method: ApierV1.RemoveAccount, id: 2, params: [{Tenant: t, Account: "{{ service_uuid }}"}]}
+          ignore_errors: true
+"""
+
+
+@pytest.fixture
+def slow_plays(tmp_path):
+    folder = tmp_path / "plays"
+    folder.mkdir()
+    (folder / "play_slow.yaml").write_text(SLOW_PLAY)
+    return folder
+
+
+def _run_until_sleeping(db, admin, job_id, plays):
+    """Start the job on a thread; return (thread, result holder, pids of every process of the run while it sleeps)."""
+    sleeping = threading.Event()
+    result = {}
+
+    def on_event(e):
+        if e.name == "Wait for the network" and e.status == 1:
+            sleeping.set()
+
+    t = threading.Thread(target=lambda: result.setdefault(
+        "job", prov.run_job_now(db, admin, job_id, hooks=prov.Hooks(on_event=[on_event]), playbooks_dir=plays)))
+    t.start()
+    assert sleeping.wait(60), "the sleep task never started"
+    deadline = time.monotonic() + 10
+    sleepers = []
+    while not sleepers and time.monotonic() < deadline:
+        tree = psutil.Process().children(recursive=True)
+        sleepers = [p for p in tree if p.name() == "sleep"]
+        time.sleep(0.05)
+    assert sleepers, "the task's sleep process was not found"
+    return t, result, [p.pid for p in tree]
+
+
+def _gone(pids):
+    alive = []
+    for pid in pids:
+        try:
+            p = psutil.Process(pid)
+            if p.status() != psutil.STATUS_ZOMBIE:
+                alive.append((pid, p.name()))
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def test_cancel_during_a_sleep_task_ends_every_process_and_rolls_back(db, admin, ocs, slow_plays):
+    point_at(db, admin, ocs)
+    product = mobile_product(db, admin, plays=slow_plays, name="Slow plan", provisioning_play="play_slow")
+    c = customer(db, admin)
+    card = sim(db, admin)
+    job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id},
+                                 playbooks_dir=slow_plays)
+    t, result, pids = _run_until_sleeping(db, admin, job.id, slow_plays)
+    assert job.service_uuid in ocs.accounts
+    prov.cancel_job(db, admin, job.id)
+    t.join(60)
+    assert not t.is_alive()
+    assert _gone(pids) == [], "processes of the cancelled run were left running"
+    done = result["job"]
+    assert done.status == "cancelled"
+    assert ocs.accounts == {}, "the rollback run removed the OCS account"
+    assert item_state(db, card.id) == ("new", None, None)
+    assert [e.phase for e in done.events if e.name == "Remove the OCS account (ApierV1.RemoveAccount)"
+            and not e.output.get("skipped")] == ["rollback"]
+    assert [e.status for e in done.events if e.name == "Wait for the network" and e.phase == "run"] == [2]
+    assert table_counts(db)["service"] == 0
+
+
+def test_a_job_past_its_timeout_is_failed_and_rolled_back(db, admin, ocs, slow_plays):
+    point_at(db, admin, ocs)
+    product = mobile_product(db, admin, plays=slow_plays, name="Slow plan", provisioning_play="play_slow",
+                             provisioning_json_vars={"provisioning_timeout": 4})
+    c = customer(db, admin)
+    card = sim(db, admin)
+    job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id},
+                                 playbooks_dir=slow_plays)
+    assert job.timeout_seconds == 4
+    started = time.monotonic()
+    done = prov.run_job_now(db, admin, job.id, playbooks_dir=slow_plays)
+    assert time.monotonic() - started < 30
+    assert done.status == "failed" and "Timed out after 4 s" in done.error
+    assert ocs.accounts == {}
+    assert item_state(db, card.id) == ("new", None, None)
+    assert table_counts(db)["service"] == 0
+    assert not [p for p in psutil.Process().children(recursive=True) if p.name() == "sleep"]
+
+
+def _nothing_queued(db, before):
+    assert table_counts(db) == before
+
+
+def test_an_unknown_product_is_refused_and_nothing_is_queued(db, admin, mobile):
+    c = customer(db, admin)
+    before = table_counts(db)
+    with pytest.raises(NotFound, match="There is no product 999; nothing was queued"):
+        prov.request_provision(db, admin, c.id, 999)
+    _nothing_queued(db, before)
+
+
+def test_missing_required_inventory_is_refused_naming_the_type(db, admin, mobile):
+    c = customer(db, admin)
+    before = table_counts(db)
+    with pytest.raises(ValidationError) as exc:
+        prov.request_provision(db, admin, c.id, mobile.id)
+    assert exc.value.errors["inventory"] == "Choose a SIM Card for Mobile 20GB; nothing was queued."
+    _nothing_queued(db, before)
+
+
+def test_inventory_not_in_stock_is_refused_and_the_other_order_keeps_it(db, admin, mobile):
+    first, second = customer(db, admin), customer(db, admin, name="Bo Chan")
+    card = sim(db, admin)
+    prov.request_provision(db, admin, first.id, mobile.id, inventory_items={"SIM Card": card.id})
+    before = table_counts(db)
+    with pytest.raises(ServiceError, match=r"is not in stock \(it is Assigned to customer \d+\); choose another"):
+        prov.request_provision(db, admin, second.id, mobile.id, inventory_items={"SIM Card": card.id})
+    _nothing_queued(db, before)
+    assert item_state(db, card.id) == ("assigned", first.id, None)
+
+
+def test_an_item_of_the_wrong_type_is_refused(db, admin, mobile):
+    c = customer(db, admin)
+    num = number(db, admin)
+    before = table_counts(db)
+    with pytest.raises(ValidationError) as exc:
+        prov.request_provision(db, admin, c.id, mobile.id, inventory_items={"SIM Card": num.id})
+    assert exc.value.errors["inventory"] == f"Item {num.id} is a Mobile Number, not a SIM Card; nothing was queued."
+    _nothing_queued(db, before)
+    assert item_state(db, num.id) == ("new", None, None)
+
+
+def test_a_playbook_with_a_yaml_error_is_refused_with_where_the_error_is(db, admin, tmp_path):
+    plays = tmp_path / "plays"
+    plays.mkdir()
+    (plays / "play_broken.yaml").write_text("- name: Broken\n  hosts: localhost\n  tasks:\n    - debug: {msg: [unclosed}\n")
+    product = mobile_product(db, admin, plays=plays, name="Broken plan", provisioning_play="play_broken")
+    c = customer(db, admin)
+    card = sim(db, admin)
+    before = table_counts(db)
+    with pytest.raises(ServiceError, match=r"Playbook play_broken.yaml is not valid YAML at line 4, column \d+: .*nothing was queued"):
+        prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id}, playbooks_dir=plays)
+    _nothing_queued(db, before)
+    assert item_state(db, card.id) == ("new", None, None)
+
+
+def test_a_playbook_broken_after_queueing_fails_the_job_with_ansibles_message(db, admin, tmp_path, ocs):
+    point_at(db, admin, ocs)
+    plays = tmp_path / "plays"
+    plays.mkdir()
+    (plays / "play_later.yaml").write_text("- name: Fine\n  hosts: localhost\n  tasks: []\n")
+    product = mobile_product(db, admin, plays=plays, name="Later plan", provisioning_play="play_later")
+    c = customer(db, admin)
+    card = sim(db, admin)
+    job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id}, playbooks_dir=plays)
+    (plays / "play_later.yaml").write_text("- name: Broken\n  hosts: localhost\n  tasks:\n    - debug: {msg: [unclosed}\n")
+    done = prov.run_job_now(db, admin, job.id, playbooks_dir=plays)
+    assert done.status == "failed" and done.error.startswith("The playbook did not run:")
+    assert "yaml" in done.error.lower() or "syntax" in done.error.lower()
+    assert table_counts(db)["service"] == 0
+    assert item_state(db, card.id) == ("new", None, None)
+
+
+def test_a_request_may_override_product_variables_but_not_what_omnidesk_sets(db, admin, mobile, ocs):
+    c = customer(db, admin)
+    with pytest.raises(ValidationError, match="customer_id is set by OmniDesk"):
+        prov.request_provision(db, admin, c.id, mobile.id, inventory_items={"SIM Card": sim(db, admin).id},
+                               overrides={"customer_id": 1})
+    job = prov.request_provision(db, admin, c.id, mobile.id, inventory_items={"SIM Card": sim(db, admin).id},
+                                 overrides={"data_gb": 50, "hss_password": "hunter22"})
+    assert job.variables["data_gb"] == 50 and job.variables["customer_id"] == c.id
+    assert job.variables["hss_password"] == "********"
+    assert job.variables["SIM Card"] == job.inventory["SIM Card"]
+    done = prov.run_job_now(db, admin, job.id)
+    assert done.status == "success", done.error
+    assert ocs.accounts[job.service_uuid]["balances"]["DATA_Monthly"]["Value"] == 50 * 1073741824
+    with db.engine.connect() as conn:
+        stored = conn.execute(text("SELECT variables::text || effects::text FROM provisioning_job")).scalars().all()
+        outputs = conn.execute(text("SELECT string_agg(output::text, '') FROM provisioning_event")).scalar_one()
+    assert not any("hunter22" in s for s in stored) and "hunter22" not in outputs
+
+
+def test_deprovision_deactivates_the_service_removes_it_from_the_network_and_returns_the_sim(db, admin, ocs, mobile):
+    c = customer(db, admin)
+    card = sim(db, admin)
+    done = prov.run_job_now(db, admin, prov.request_provision(db, admin, c.id, mobile.id,
+                                                              inventory_items={"SIM Card": card.id}).id)
+    assert done.status == "success", done.error
+    dep = prov.request_deprovision(db, admin, done.service_id)
+    assert dep.action == "deprovision" and dep.service_uuid == done.service_uuid
+    with pytest.raises(ServiceError, match="already has provisioning job"):
+        prov.request_deprovision(db, admin, done.service_id)
+    finished = prov.run_job_now(db, admin, dep.id)
+    assert finished.status == "success", finished.error
+    assert svc.get_service(db, admin, done.service_id).status == "deactivated"
+    assert ocs.accounts == {} and ocs.subscribers == {}
+    assert item_state(db, card.id) == ("used", None, None)
+    with pytest.raises(ServiceError, match="already deactivated"):
+        prov.request_deprovision(db, admin, done.service_id)
+
+
+def test_a_queued_job_cancelled_gives_its_items_back_and_can_be_retried(db, admin, ocs, mobile):
+    c = customer(db, admin)
+    card = sim(db, admin)
+    job = prov.request_provision(db, admin, c.id, mobile.id, inventory_items={"SIM Card": card.id})
+    assert prov.cancel_job(db, admin, job.id).status == "cancelled"
+    assert item_state(db, card.id) == ("new", None, None)
+    with pytest.raises(ServiceError, match="already ended"):
+        prov.cancel_job(db, admin, job.id)
+    again = prov.retry_job(db, admin, job.id)
+    assert again.retry_of == job.id and item_state(db, card.id) == ("assigned", c.id, None)
+    assert prov.run_job_now(db, admin, again.id).status == "success"
+    with pytest.raises(ServiceError, match="only a failed or cancelled job can be retried"):
+        prov.retry_job(db, admin, again.id)

@@ -408,6 +408,13 @@ def _variables(s: Session, job: ProvisioningJob, product: Product, settings: Map
         if item is not None:
             items[type_name] = {"id": item.id, **{f"itemtext{i}": getattr(item, f"itemtext{i}", None)
                                                   for i in range(1, 6)}}
+    if job.service_id is not None:  # a deprovision or an add-on: the service's own items
+        linked = s.execute(select(InventoryItem, InventoryTemplate.name)
+                           .join(InventoryTemplate, InventoryTemplate.id == InventoryItem.template_id)
+                           .where(InventoryItem.service_id == job.service_id).order_by(InventoryItem.id)).all()
+        for item, type_name in linked:
+            items.setdefault(type_name, {"id": item.id, **{f"itemtext{i}": getattr(item, f"itemtext{i}", None)
+                                                           for i in range(1, 6)}})
     system = {
         "job_id": job.id, "action": job.action, "product_id": product.id, "customer_id": job.customer_id,
         "product_name": product.name, "product_slug": product.slug, "service_type": product.service_type,
