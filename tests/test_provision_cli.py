@@ -1,0 +1,123 @@
+"""`omnidesk provision|deprovision|worker` against the real database, playbooks and ansible-runner;
+and one queue shared by two `omnidesk worker` processes and an in-process runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from omnidesk.catalog import service as catalog
+from omnidesk.provisioning import service as prov
+from tests.cli_helpers import run
+from tests.ocs_fake import FakeOcs
+from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def ocs():
+    fake = FakeOcs().start()
+    yield fake
+    fake.stop()
+
+
+def test_run_with_wait_prints_each_task_and_the_result(env, admin, ocs, capsys):
+    db = env
+    point_at(db, admin, ocs)
+    product = mobile_product(db, admin)
+    c = customer(db, admin)
+    card = sim(db, admin)
+    code, out, err = run(capsys, "provision", "run", "--customer", str(c.id), "--product", str(product.id),
+                         "--inventory", f"SIM Card={card.id}", "--var", "data_gb=5", "--wait")
+    assert code == 0, err
+    assert "[ok] Create the OCS account (ApierV2.SetAccount)" in out
+    assert "Status:" in out and "success" in out
+    code, out, err = run(capsys, "provision", "list", "--json")
+    jobs = json.loads(out)
+    assert [(j["status"], j["customer_id"]) for j in jobs] == [("success", c.id)]
+    service_id = jobs[0]["service_id"]
+    code, out, err = run(capsys, "provision", "show", str(jobs[0]["id"]))
+    assert code == 0 and "Events:" in out and "Report the service and its charges to OmniDesk" in out
+    code, out, err = run(capsys, "deprovision", "--service", str(service_id), "--wait", "--json")
+    assert code == 0, err
+    assert json.loads(out)["status"] == "success"
+    assert item_state(db, card.id) == ("used", None, None)
+
+
+def test_refusals_are_one_clear_line_and_queue_nothing(env, admin, ocs, capsys):
+    db = env
+    point_at(db, admin, ocs)
+    product = mobile_product(db, admin)
+    c = customer(db, admin)
+    code, out, err = run(capsys, "provision", "run", "--customer", str(c.id), "--product", "999")
+    assert (code, err.strip()) == (1, "There is no product 999; nothing was queued.")
+    code, out, err = run(capsys, "provision", "run", "--customer", str(c.id), "--product", str(product.id))
+    assert (code, err.strip()) == (1, "inventory: Choose a SIM Card for Mobile 20GB; nothing was queued.")
+    code, out, err = run(capsys, "provision", "run", "--customer", str(c.id), "--product", str(product.id),
+                         "--inventory", "SIM Card")
+    assert (code, err.strip()) == (1, "--inventory: 'SIM Card' is not KEY=VALUE.")
+    code, out, err = run(capsys, "provision", "cancel", "77")
+    assert (code, err.strip()) == (1, "There is no provisioning job 77.")
+    code, out, err = run(capsys, "provision", "list")
+    assert out.strip() == "No provisioning jobs."
+
+
+def test_settings_are_shown_and_changed_with_checks(env, capsys):
+    code, out, err = run(capsys, "provision", "settings", "--set", "provisioning.failure_list=noc@example.com",
+                         "--set", "provisioning.default_timeout=120", "--json")
+    assert code == 0, err
+    values = json.loads(out)
+    assert values["provisioning.failure_list"] == ["noc@example.com"] and values["provisioning.default_timeout"] == 120
+    code, out, err = run(capsys, "provision", "settings", "--set", "provisioning.default_timeout=soon")
+    assert code == 1 and "whole number of seconds" in err
+
+
+TRIVIAL_PLAY = """
+- name: Trivial provisioning
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Report
+      ansible.builtin.set_stats:
+        data: {omnidesk_services: [{name: "job {{ job_id }}"}]}
+"""
+
+
+def test_two_workers_and_an_in_process_runner_never_run_a_job_twice(env, admin, tmp_path):
+    db = env
+    plays = tmp_path / "plays"
+    plays.mkdir()
+    (plays / "play_trivial.yaml").write_text(TRIVIAL_PLAY)
+    product = catalog.create_product(db, admin, playbooks_dir=plays, name="Trivial", category="standalone",
+                                     service_type="generic", retail_cost="0", provisioning_play="play_trivial",
+                                     inventory_types=[], auto_renew="false")
+    c = customer(db, admin)
+    jobs = [prov.request_provision(db, admin, c.id, product.id, playbooks_dir=plays).id for _ in range(50)]
+    environ = {**os.environ, "OMNIDESK_PLAYBOOKS_DIR": str(plays), "PYTHONPATH": str(ROOT)}
+    workers = [subprocess.Popen([sys.executable, "-m", "omnidesk", "worker", "--concurrency", "1", "--until-idle"],
+                                env=environ, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    local = prov.Worker(db, concurrency=1, name="in-process", playbooks_dir=plays, stop_when_idle=True).start()
+    local.join()
+    outputs = [w.communicate(timeout=240) for w in workers]
+    assert all(w.returncode == 0 for w in workers), outputs
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, status, claimed_by, service_id FROM provisioning_job ORDER BY id")).all()
+        reports = conn.execute(text("SELECT job_id, count(*) FROM provisioning_event WHERE name = 'Report' "
+                                    "GROUP BY job_id")).all()
+        services = conn.execute(text("SELECT name FROM service")).scalars().all()
+    assert [r.id for r in rows] == jobs
+    assert {r.status for r in rows} == {"success"}
+    assert sorted(services) == sorted(f"job {j}" for j in jobs), "one service per job, none twice"
+    assert {job_id: n for job_id, n in reports} == {j: 1 for j in jobs}, "every job's playbook ran exactly once"
+    processes = {r.claimed_by.rsplit("/", 1)[0] for r in rows}
+    assert len(processes) == 3 and "in-process" in processes, f"all three runners took jobs: {processes}"
+    assert len(local.ran) == sum(1 for r in rows if r.claimed_by == "in-process/1")
