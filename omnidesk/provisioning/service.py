@@ -322,7 +322,7 @@ def request_provision(
             if target.status not in catalog_rules.LIVE_STATUSES:
                 raise ServiceError(f"Service {target.id} ({target.name}) is {catalog_rules.STATUS_LABELS[target.status]}; "
                                    "add-ons go on a live service.")
-            renew = bool(auto_renew) if auto_renew is not None else None
+            renew = catalog_services._auto_renew_choice(product, auto_renew)
         required = _required_types(s, product.id)
         unknown = sorted(set(chosen) - set(required))
         if unknown:
@@ -611,8 +611,11 @@ def _finish_success(db, actor: Actor, job_id: int, effects: dict[str, Any], hook
         product = s.get(Product, job.product_id)
         created: list[int] = []
         if job.action == "deprovision":
-            catalog_services.change_service_status(db, actor, job.service_id, "deactivated",
-                                                   reason=f"deprovisioned by provisioning job {job.id}", session=s)
+            children = list(s.scalars(select(Service.id).where(Service.bundled_parent_id == job.service_id,
+                                                               Service.status != "deactivated").order_by(Service.id)))
+            for service_id in [*children, job.service_id]:
+                catalog_services.change_service_status(db, actor, service_id, "deactivated",
+                                                       reason=f"deprovisioned by provisioning job {job.id}", session=s)
         else:
             services = list(effects.get("services") or [])
             if product.category in catalog_rules.SERVICE_CATEGORIES and not services:
