@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from omnidesk import activity
@@ -674,17 +674,19 @@ def _finish_success(db, actor: Actor, job_id: int, effects: dict[str, Any], hook
                     title = brules.title(spec.get("title"))
                 except Exception as exc:  # FieldError
                     raise ServiceError(f"A charge the playbook reported has no usable title: {exc}") from None
-                t = BillingTransaction(
+                # Inserted without RETURNING: a provisioning role may post a product's charges without
+                # the right to read customers' transactions (row security hides them from it).
+                tax = brules.tax_amount(amount, pct)
+                s.execute(insert(BillingTransaction.__table__).inline().values(
                     customer_id=job.customer_id, kind="charge", title=title,
                     description=str(spec.get("description") or "")[:2000], retail_cost=amount,
                     wholesale_cost=_amount(spec.get("wholesale_cost", 0), "Wholesale cost"), tax_percentage=pct,
-                    tax_amount=brules.tax_amount(amount, pct), service_id=service_id, site_id=job.site_id,
-                )
-                s.add(t)
-                flush_or_refuse(s)
-                activity.record(s, actor, action="add_charge", entity_type="transaction", entity_id=t.id,
+                    tax_amount=tax, service_id=service_id, site_id=job.site_id))
+                activity.record(s, actor, action="add_charge", entity_type="transaction", entity_id=None,
                                 customer_id=job.customer_id,
-                                summary=f"Charge {t.id} '{t.title}' {amount} posted by provisioning job {job.id}")
+                                summary=f"Charge '{title}' {amount} + tax {tax} posted by provisioning job {job.id}",
+                                changes={"retail_cost": amount, "tax_percentage": pct, "tax_amount": tax,
+                                         "service_id": service_id})
         job.effects = pvars.redact(effects)
         job.status, job.finished_at, job.error = "success", func.now(), ""
         flush_or_refuse(s)

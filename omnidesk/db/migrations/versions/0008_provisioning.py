@@ -20,7 +20,8 @@ _RUN_JOB = [("SELECT", "provisioning_job"), ("UPDATE", "provisioning_job"), ("SE
             # a job's effects: the service, its inventory, its charges, the failure e-mail
             ("SELECT", "service"), ("INSERT", "service"), ("UPDATE", "service"), ("SELECT", "inventory_item"),
             ("UPDATE", "inventory_item"), ("INSERT", "inventory_item_history"), ("SELECT", "inventory_template"),
-            ("SELECT", "billing_transaction"), ("INSERT", "billing_transaction"), ("INSERT", "email_outbox"),
+            ("SELECT", "billing_transaction"), ("INSERT", "billing_transaction"), ("SELECT", "email_outbox"),
+            ("INSERT", "email_outbox"),
             ("SELECT", "product"), ("SELECT", "product_inventory_type"), ("SELECT", "customer"), ("SELECT", "site")]
 GRANTS = {
     "view_provision": [("SELECT", "provisioning_job"), ("SELECT", "provisioning_event"), ("SELECT", "provisioning_setting")],
