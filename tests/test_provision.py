@@ -379,3 +379,25 @@ def test_a_queued_job_cancelled_gives_its_items_back_and_can_be_retried(db, admi
     assert prov.run_job_now(db, admin, again.id).status == "success"
     with pytest.raises(ServiceError, match="only a failed or cancelled job can be retried"):
         prov.retry_job(db, admin, again.id)
+
+
+def test_other_workstations_hear_each_job_and_event_change_through_notify(db, admin, ocs, mobile):
+    from omnidesk.db.notify import ChangeListener
+
+    heard = []
+    listener = ChangeListener(db.raw_connection_string(), (prov.CHANNEL,), heard.append).start()
+    try:
+        assert listener.listening
+        c = customer(db, admin)
+        job = prov.request_provision(db, admin, c.id, mobile.id, inventory_items={"SIM Card": sim(db, admin).id})
+        done = prov.run_job_now(db, admin, job.id)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(n.get("status") == "success" for n in heard):
+            time.sleep(0.05)
+    finally:
+        listener.stop()
+    job_statuses = [n["status"] for n in heard if n["table"] == "provisioning_job"]
+    assert job_statuses[0] == "queued" and "running" in job_statuses and job_statuses[-1] == "success"
+    events = [n for n in heard if n["table"] == "provisioning_event"]
+    assert {n["job_id"] for n in events} == {done.id}
+    assert len(events) >= 2 * len([e for e in done.events if not e.output.get("skipped")])
