@@ -212,7 +212,8 @@ def _gone(pids):
     return alive
 
 
-def test_cancel_during_a_sleep_task_ends_every_process_and_rolls_back(db, admin, ocs, slow_plays):
+@pytest.mark.parametrize("where", ["this process", "another workstation"])
+def test_cancel_during_a_sleep_task_ends_every_process_and_rolls_back(db, admin, ocs, slow_plays, where):
     point_at(db, admin, ocs)
     product = mobile_product(db, admin, plays=slow_plays, name="Slow plan", provisioning_play="play_slow")
     c = customer(db, admin)
@@ -221,7 +222,11 @@ def test_cancel_during_a_sleep_task_ends_every_process_and_rolls_back(db, admin,
                                  playbooks_dir=slow_plays)
     t, result, pids = _run_until_sleeping(db, admin, job.id, slow_plays)
     assert job.service_uuid in ocs.accounts
-    prov.cancel_job(db, admin, job.id)
+    if where == "this process":
+        prov.cancel_job(db, admin, job.id)
+    else:  # only the row says so: the runner finds out from the database
+        with db.transaction() as s:
+            s.execute(text("UPDATE provisioning_job SET cancel_requested = true WHERE id = :i"), {"i": job.id})
     t.join(60)
     assert not t.is_alive()
     assert _gone(pids) == [], "processes of the cancelled run were left running"
@@ -401,3 +406,18 @@ def test_other_workstations_hear_each_job_and_event_change_through_notify(db, ad
     events = [n for n in heard if n["table"] == "provisioning_event"]
     assert {n["job_id"] for n in events} == {done.id}
     assert len(events) >= 2 * len([e for e in done.events if not e.output.get("skipped")])
+
+
+def test_a_job_whose_runner_vanished_is_failed_after_its_timeout_and_its_items_released(db, admin, mobile):
+    c = customer(db, admin)
+    card = sim(db, admin)
+    job = prov.request_provision(db, admin, c.id, mobile.id, inventory_items={"SIM Card": card.id})
+    assert prov.claim_next(db, "lost-host:1/1") == job.id
+    assert prov.fail_stale_jobs(db, admin) == []  # still inside its timeout
+    with db.transaction() as s:
+        s.execute(text("UPDATE provisioning_job SET started_at = now() - interval '10 minutes' WHERE id = :i"), {"i": job.id})
+    assert prov.fail_stale_jobs(db, admin) == [job.id]
+    view = prov.get_job(db, admin, job.id)
+    assert view.status == "failed" and "runner stopped" in view.error
+    assert item_state(db, card.id) == ("new", None, None)
+    assert prov.claim_next(db, "other") is None
