@@ -232,17 +232,37 @@ def describe_playbook(path: Path) -> tuple[str, int]:
     if not isinstance(plays, list) or not all(isinstance(p, dict) for p in plays):
         raise ServiceError(f"Playbook {path.name} is not a list of plays; nothing was queued.")
 
-    def count(tasks) -> int:
-        n = 0
-        for t in tasks or []:
-            if isinstance(t, dict) and "block" in t:
-                n += count(t.get("block"))
-            elif isinstance(t, dict):
-                n += 1
-        return n
-
     name = next((str(p["name"]) for p in plays if p.get("name")), path.stem)
-    return name[:200], sum(count(p.get("tasks")) for p in plays)
+    return name[:200], len(_main_task_names(plays))
+
+
+def _main_task_names(plays) -> list[str]:
+    """The tasks a provision runs: every block's tasks except the deprovision branch's."""
+
+    def names(tasks) -> list[str]:
+        out: list[str] = []
+        for t in tasks or []:
+            if not isinstance(t, dict):
+                continue
+            if "block" in t:
+                when = str(t.get("when", ""))
+                if "deprovision" in when and "!=" not in when:
+                    continue  # the deprovision branch does not run on a provision
+                out += names(t.get("block"))
+            else:
+                out.append(str(t.get("name") or next(iter(t), "task")))
+        return out
+
+    return [n for p in plays or [] if isinstance(p, dict) for n in names(p.get("tasks"))]
+
+
+def task_names(playbook: str, playbooks_dir: Path | None = None) -> list[str]:
+    """The names of the tasks a provision runs (its main blocks), for a progress list's pending rows."""
+    path = playbook_path(playbook, playbooks_dir)
+    try:
+        return _main_task_names(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except yaml.YAMLError:
+        return []
 
 
 # --- queueing ---
@@ -568,7 +588,7 @@ def _execute(db, job_id: int, hooks: Hooks, playbooks_dir: Path | None, cancel: 
                               hooks, settings, effects=effects)
     if recorder.first_failure:
         name, msg = recorder.first_failure
-        reason = f"Task {name!r} failed: {msg}" if msg else f"Task {name!r} failed."
+        reason = f"Task {name!r} failed: {str(msg).rstrip('.')}." if msg else f"Task {name!r} failed."
         reason += " The playbook's cleanup ran." if action == "provision" else ""
     elif recorder.number == 0:
         reason = f"The playbook did not run: {result.error or 'ansible-playbook failed before its first task'}"

@@ -1,0 +1,138 @@
+"""The Add service wizard through to a successful job (real ansible-runner, real playbook, loopback
+CGRateS/HSS), its failure view with Retry and View log, and the Provisioning jobs view; screenshots
+of each go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from omnidesk.provisioning import service as prov
+from omnidesk.ui import inspection
+from omnidesk.ui.app import apply_stylesheet
+from omnidesk.ui.provisioning.jobs import ProvisioningJobsView
+from omnidesk.ui.provisioning.wizard import AddServiceWizard
+from tests.ocs_fake import FakeOcs
+from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim
+
+
+@pytest.fixture(autouse=True)
+def settled(db, qtbot):
+    apply_stylesheet(QApplication.instance())
+    yield
+    assert inspection.settle(15), "background operations were still running after the test"
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, QMessageBox):
+            widget.close()
+
+
+@pytest.fixture
+def ocs(db, admin):
+    fake = FakeOcs().start()
+    point_at(db, admin, fake)
+    yield fake
+    fake.stop()
+
+
+def _picture(widget, name: str) -> None:
+    image = QImage(str(inspection.grab(widget, name)))
+    assert not image.isNull() and inspection.distinct_colours(image) > 5, name
+
+
+def _walk_to_review(qtbot, wizard, card_id):
+    qtbot.waitUntil(lambda: wizard.product_list.count() > 0, timeout=10_000)
+    assert not wizard.next_button.isEnabled(), "Next waits for a product"
+    wizard.choose_product("Mobile 20GB")
+    qtbot.mouseClick(wizard.next_button, Qt.MouseButton.LeftButton)
+    picker = wizard.pickers["SIM Card"]
+    qtbot.waitUntil(lambda: picker.findData(card_id) >= 0, timeout=10_000)
+    assert not wizard.next_button.isEnabled(), "Next waits until every inventory type is chosen"
+    wizard.choose_item("SIM Card", card_id)
+    assert wizard.next_button.isEnabled()
+    wizard.next_button.click()
+    assert wizard.review_due.text() == "25.00 plus tax 10 %" and wizard.next_button.text() == "Provision"
+
+
+def test_the_wizard_provisions_a_service_and_shows_live_progress(qtbot, db, admin, ocs):
+    mobile_product(db, admin)
+    c = customer(db, admin)
+    card = sim(db, admin)
+    wizard = AddServiceWizard(db, admin, c.id)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    _walk_to_review(qtbot, wizard, card.id)
+    _picture(wizard, "provisioning_wizard_review")
+    seen_running = []
+    wizard.task_list.model().rowsInserted.connect(
+        lambda *a: seen_running.append(wizard.progress_text.text()) if "Running" in wizard.progress_text.text() else None)
+    wizard.next_button.click()
+    qtbot.waitUntil(lambda: wizard.job is not None and wizard.job.status == "success", timeout=60_000)
+    assert seen_running, "progress was shown while the job ran"
+    text = wizard.progress_text.text()
+    assert text.startswith("Provisioning status: Succeeded (6 of 6 tasks completed)") and "is active" in text
+    items = [wizard.task_list.item(i).text() for i in range(wizard.task_list.count())]
+    assert items[0] == "✓  Check the variables OmniDesk passes" and all(i.startswith("✓") for i in items)
+    assert item_state(db, card.id)[2] == wizard.job.service_id
+    assert not wizard.retry_button.isVisible()
+    _picture(wizard, "provisioning_wizard_progress")
+
+
+def test_a_failed_job_shows_the_reason_retry_and_the_log(qtbot, db, admin, ocs):
+    mobile_product(db, admin)
+    c = customer(db, admin)
+    card = sim(db, admin)
+    ocs.fail["ApierV1.AddBalance"] = "INSUFFICIENT_CREDIT"
+    wizard = AddServiceWizard(db, admin, c.id)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    _walk_to_review(qtbot, wizard, card.id)
+    wizard.next_button.click()
+    qtbot.waitUntil(lambda: wizard.job is not None and wizard.job.status == "failed", timeout=60_000)
+    assert "INSUFFICIENT_CREDIT" in wizard.error.text()
+    assert wizard.retry_button.isVisible() and wizard.log_button.isVisible()
+    items = [wizard.task_list.item(i).text() for i in range(wizard.task_list.count())]
+    assert "✗  Add the data balance (ApierV1.AddBalance)" in items
+    log = wizard.show_log()
+    qtbot.addWidget(log)
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    log_text = log.findChild(QPlainTextEdit, "jobLog").toPlainText()
+    assert "failed: Add the data balance (ApierV1.AddBalance)" in log_text
+    assert "ok: Remove the OCS account (ApierV1.RemoveAccount)" in log_text and "INSUFFICIENT_CREDIT" in log_text
+    _picture(wizard, "provisioning_wizard_failed")
+    # Retry, now that the OCS accepts balances: a new job on the same SIM succeeds.
+    ocs.fail.clear()
+    first = wizard.job.id
+    wizard.retry_button.click()
+    qtbot.waitUntil(lambda: wizard.job is not None and wizard.job.id != first and wizard.job.status == "success",
+                    timeout=60_000)
+    assert prov.get_job(db, admin, wizard.job.id).retry_of == first
+
+
+def test_the_jobs_view_filters_and_shows_a_jobs_events_in_colour(qtbot, db, admin, ocs):
+    product = mobile_product(db, admin)
+    c = customer(db, admin)
+    ok = prov.run_job_now(db, admin, prov.request_provision(db, admin, c.id, product.id,
+                                                            inventory_items={"SIM Card": sim(db, admin).id}).id)
+    ocs.fail["ApierV2.SetAccount"] = "SERVER_ERROR"
+    bad = prov.run_job_now(db, admin, prov.request_provision(db, admin, c.id, product.id,
+                                                             inventory_items={"SIM Card": sim(db, admin).id}).id)
+    view = ProvisioningJobsView(db, admin)
+    qtbot.addWidget(view)
+    view.resize(1000, 640)
+    view.show()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    view.status.setCurrentIndex(view.status.findData("failed"))
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1 and view.table.item(0, 0).text() == str(bad.id), timeout=10_000)
+    view.select_job(bad.id)
+    qtbot.waitUntil(lambda: view.events.rowCount() > 0, timeout=10_000)
+    assert "SERVER_ERROR" in view.summary.text()
+    assert view.retry_button.isEnabled() and not view.cancel_button.isEnabled()
+    statuses = [view.events.item(r, 2).text() for r in range(view.events.rowCount())]
+    assert "failed" in statuses
+    _picture(view, "provisioning_jobs")
+    view.status.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    assert {view.table.item(r, 2).text() for r in range(2)} == {"success", "failed"} and ok.status == "success"
