@@ -108,7 +108,7 @@ def test_an_operator_draws_a_polygon_with_the_mouse_and_omnidesk_receives_its_co
         for x, y in [*corners, corners[0]]:  # a click on the first corner closes the shape
             _click(qtbot, target_map, x, y)
     shape = drawn.args[0]
-    assert shape["type"] == "polygon" and len(shape["points"]) == 4
+    assert shape["shape"] == "polygon" and len(shape["points"]) == 4
     for (lat, lng), (x, y) in zip(shape["points"], corners):
         sx, sy = _screen(qtbot, target_map, lat, lng)
         assert abs(sx - x) <= 2 and abs(sy - y) <= 2
@@ -119,8 +119,8 @@ def test_rectangles_and_circles_are_dragged_out(qtbot, target_map):
     with qtbot.waitSignal(target_map.shape_drawn, timeout=5_000) as drawn:
         _drag(qtbot, target_map, (300, 200), (500, 400))
     rect = drawn.args[0]
-    assert rect["type"] == "rectangle"
-    (south, west), (north, east) = rect["bounds"]
+    assert rect["shape"] == "rectangle"
+    (south, west), (north, east) = rect["corners"]
     assert south < north and west < east
     assert _screen(qtbot, target_map, north, west) == pytest.approx((300, 200), abs=2)
 
@@ -128,7 +128,7 @@ def test_rectangles_and_circles_are_dragged_out(qtbot, target_map):
     with qtbot.waitSignal(target_map.shape_drawn, timeout=5_000) as drawn:
         _drag(qtbot, target_map, (450, 320), (550, 320))
     circle = drawn.args[0]
-    assert circle["type"] == "circle"
+    assert circle["shape"] == "circle"
     lat, lng = circle["center"]
     assert _screen(qtbot, target_map, lat, lng) == pytest.approx((450, 320), abs=2)
     # 100 px east at zoom 10 on this latitude, in metres
@@ -137,7 +137,7 @@ def test_rectangles_and_circles_are_dragged_out(qtbot, target_map):
 
 
 def test_a_saved_zone_used_as_the_target_is_reported_like_a_drawn_one(qtbot, target_map):
-    zone = {"type": "circle", "center": [24.47, 54.37], "radius_m": 4000}
+    zone = {"shape": "circle", "center": [24.47, 54.37], "radius_m": 4000}
     target_map.set_zones([(7, "Corniche", zone)])
     with qtbot.waitSignal(target_map.shape_drawn, timeout=5_000) as drawn:
         target_map.use_shape(zone)
@@ -148,8 +148,8 @@ def test_screenshot_of_the_map_with_sites_a_drawn_area_and_a_zone(qtbot, target_
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with qtbot.waitSignal(target_map.sites_painted, timeout=10_000):
         target_map.set_sites(SITES)
-    target_map.set_zones([(1, "Corniche", {"type": "circle", "center": [24.47, 54.36], "radius_m": 3500})])
-    area = {"type": "polygon", "points": [[24.50, 54.42], [24.62, 54.47], [24.60, 54.62], [24.48, 54.58]]}
+    target_map.set_zones([(1, "Corniche", {"shape": "circle", "center": [24.47, 54.36], "radius_m": 3500})])
+    area = {"shape": "polygon", "points": [[24.50, 54.42], [24.62, 54.47], [24.60, 54.62], [24.48, 54.58]]}
     target_map.use_shape(area, notify=False)
     inside = [s.id for s in SITES if 24.50 <= s.lat <= 24.60 and 54.46 <= s.lng <= 54.58]
     target_map.highlight(inside)

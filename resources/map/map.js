@@ -149,11 +149,11 @@
     var zones = L.featureGroup().addTo(map);
 
     function layerFor(shape, style) {
-        if (shape.type === "circle") {
+        if (shape.shape === "circle") {
             return L.circle(shape.center, L.extend({ radius: shape.radius_m }, style));
         }
-        if (shape.type === "rectangle") {
-            return L.rectangle(shape.bounds, style);
+        if (shape.shape === "rectangle") {
+            return L.rectangle(shape.corners, style);
         }
         return L.polygon(shape.points, style);
     }
@@ -179,13 +179,13 @@
     function shapeOf(layer) {
         if (layer instanceof L.Circle) {
             var c = layer.getLatLng();
-            return { type: "circle", center: [c.lat, c.lng], radius_m: layer.getRadius() };
+            return { shape: "circle", center: [c.lat, c.lng], radius_m: layer.getRadius() };
         }
         if (layer instanceof L.Rectangle) {
             var b = layer.getBounds();
-            return { type: "rectangle", bounds: [[b.getSouth(), b.getWest()], [b.getNorth(), b.getEast()]] };
+            return { shape: "rectangle", corners: [[b.getSouth(), b.getWest()], [b.getNorth(), b.getEast()]] };
         }
-        return { type: "polygon", points: layer.getLatLngs()[0].map(function (p) { return [p.lat, p.lng]; }) };
+        return { shape: "polygon", points: layer.getLatLngs()[0].map(function (p) { return [p.lat, p.lng]; }) };
     }
 
     function report(shape) {

@@ -114,8 +114,9 @@ class _Bridge(QObject):
 
 class TargetMap(QWidget):
     """The map widget. Signals: `ready` once the page can take calls, `shape_drawn(dict)` with
-    {"type": "polygon", "points": [[lat, lng], ...]} | {"type": "rectangle", "bounds": [[s, w], [n, e]]} |
-    {"type": "circle", "center": [lat, lng], "radius_m": r}, `shape_cleared`, `zone_clicked(id)` and
+    {"shape": "polygon", "points": [[lat, lng], ...]} | {"shape": "rectangle", "corners": [[s, w], [n, e]]} |
+    {"shape": "circle", "center": [lat, lng], "radius_m": r} (the form omnidesk.broadcast.coverage reads),
+    `shape_cleared`, `zone_clicked(id)` and
     `sites_painted(count)` once the sites given to `set_sites` are on screen."""
 
     ready = Signal()
