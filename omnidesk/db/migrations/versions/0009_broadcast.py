@@ -67,6 +67,22 @@ TEMPLATES = [
 ]
 
 
+MANAGES_CUSTOMER = """
+CREATE FUNCTION omnidesk_manages_customer(cid bigint) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM customer WHERE id = cid AND account_manager_user_id = omnidesk_current_staff_id())
+$$"""
+ACTIVITY_POLICY = (
+    "DO $$ BEGIN DROP POLICY IF EXISTS staff_view_own ON activity_log; "
+    "EXECUTE format('CREATE POLICY staff_view_own ON activity_log AS RESTRICTIVE FOR SELECT TO %I "
+    "USING ((SELECT omnidesk_has(''view_customer_activity'')) "
+    "OR actor_user_id = (SELECT omnidesk_current_staff_id()) "
+    "OR {customers})', omnidesk_staff_group()); END $$"
+)
+_0004_CUSTOMERS = ("customer_id IN (SELECT id FROM customer "
+                   "WHERE account_manager_user_id = (SELECT omnidesk_current_staff_id()))")
+
+
 def _sql(name: str) -> str:
     return resources.files("omnidesk.db").joinpath(f"sql/{name}").read_text(encoding="utf-8")
 
@@ -233,9 +249,23 @@ def upgrade() -> None:
     )
     op.execute("SELECT omnidesk_secure_tables()")
     op.execute("SELECT omnidesk_apply_all_grants()")
+    # activity.record() inserts RETURNING id and occurred_at (a server default); 0004 let staff read back
+    # only id, so a staff member without view_customer_activity (a broadcast creator sending through
+    # cbc.store.submit_warning) was refused. occurred_at of their own insert is no secret.
+    op.execute("DO $$ BEGIN EXECUTE format('GRANT SELECT (id, occurred_at) ON activity_log TO %I', "
+               "omnidesk_staff_group()); END $$")
+    # ... and the returned row passes the activity log's "view own" policy, whose customer subquery needs
+    # SELECT on customer: a staff member without it (a broadcast creator) could not log anything. The
+    # same rule, with the customer check in a SECURITY DEFINER function.
+    op.execute(MANAGES_CUSTOMER)
+    op.execute(ACTIVITY_POLICY.format(customers="(customer_id IS NOT NULL AND omnidesk_manages_customer(customer_id))"))
 
 
 def downgrade() -> None:
+    op.execute("DO $$ BEGIN EXECUTE format('REVOKE SELECT (occurred_at) ON activity_log FROM %I', "
+               "omnidesk_staff_group()); END $$")
+    op.execute(ACTIVITY_POLICY.format(customers=_0004_CUSTOMERS))
+    op.execute("DROP FUNCTION IF EXISTS omnidesk_manages_customer(bigint)")
     op.execute("DROP TRIGGER IF EXISTS broadcast_follow_warning ON cbc_warning")
     op.get_bind().execute(
         sa.text("DELETE FROM permission_grant WHERE table_name IN ('broadcast_template', 'broadcast_message', "
