@@ -10,3 +10,4 @@ from omnidesk.catalog import models as catalog_models  # noqa: F401
 from omnidesk.auth import models as auth_models  # noqa: F401
 from omnidesk.billing import models as billing_models  # noqa: F401
 from omnidesk.rating import models as rating_models  # noqa: F401
+from omnidesk.broadcast import models as broadcast_models  # noqa: F401
