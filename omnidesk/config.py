@@ -22,9 +22,10 @@ class Settings:
     data_dir: Path
     config_file: Path
     profile: str = "staff"
+    map_tile_url: str | None = None  # an XYZ tile server for the broadcast map; without it, the offline outlines
 
 
-KNOWN_KEYS = {"database_url", "data_dir", "profile"}
+KNOWN_KEYS = {"database_url", "data_dir", "profile", "map_tile_url"}
 PROFILES = ("staff", "store", "broadcast")
 
 
@@ -69,4 +70,13 @@ def load_settings(config_file: Path | None = None) -> Settings:
         raise ConfigError(
             f"database_url must be a PostgreSQL URL such as postgresql+psycopg://user@host/omnidesk, not {database_url!r}"
         )
-    return Settings(database_url=database_url, data_dir=data_dir.expanduser(), config_file=path, profile=profile)
+    map_tile_url = os.environ.get("OMNIDESK_MAP_TILE_URL") or values.get("map_tile_url") or None
+    if map_tile_url and not (
+        map_tile_url.startswith(("http://", "https://")) and all(p in map_tile_url for p in ("{z}", "{x}", "{y}"))
+    ):
+        raise ConfigError(
+            "map_tile_url must be an http(s) tile URL with {z}, {x} and {y} in it, such as "
+            f"https://tiles.example.net/{{z}}/{{x}}/{{y}}.png, not {map_tile_url!r}"
+        )
+    return Settings(database_url=database_url, data_dir=data_dir.expanduser(), config_file=path, profile=profile,
+                    map_tile_url=map_tile_url)

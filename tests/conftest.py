@@ -10,6 +10,10 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # without it Qt aborts the run on a headless machine
 
+from omnidesk.ui.webengine import prepare_process  # noqa: E402
+
+prepare_process()  # before pytest-qt makes the QApplication: the broadcast map's WebEngine needs it
+
 import psycopg
 import pytest
 

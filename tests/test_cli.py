@@ -87,7 +87,16 @@ def test_a_config_file_with_an_unknown_setting_names_it(env, capsys, tmp_path, m
     monkeypatch.setenv("OMNIDESK_CONFIG", str(config))
     code, out, err = run(capsys, "db", "status")
     assert code == 1
-    assert err == f"{config}: unknown setting(s) databse_url; known: data_dir, database_url, profile\n"
+    assert err == f"{config}: unknown setting(s) databse_url; known: data_dir, database_url, map_tile_url, profile\n"
+
+
+def test_a_map_tile_url_that_is_not_a_tile_template_is_refused_by_name(env, capsys, tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('map_tile_url = "tiles.example.net/osm"\n', encoding="utf-8")
+    monkeypatch.setenv("OMNIDESK_CONFIG", str(config))
+    code, out, err = run(capsys, "db", "status")
+    assert code == 1 and out == ""
+    assert err.startswith("map_tile_url must be an http(s) tile URL with {z}, {x} and {y} in it")
 
 
 def test_an_unreachable_database_is_a_message_not_a_traceback(env, capsys, tmp_path, monkeypatch):

@@ -11,3 +11,4 @@ from omnidesk.auth import models as auth_models  # noqa: F401
 from omnidesk.billing import models as billing_models  # noqa: F401
 from omnidesk.rating import models as rating_models  # noqa: F401
 from omnidesk.provisioning import models as provisioning_models  # noqa: F401
+from omnidesk.broadcast import models as broadcast_models  # noqa: F401

@@ -12,6 +12,13 @@ STATUS_BADGE_COLOURS = {
     "suspended": ("#fff1e5", "#953800"),
     "closed": ("#eaeef2", "#424a53"),
     "archived": ("#eaeef2", "#424a53"),
+    # cell broadcast messages
+    "draft": ("#eaeef2", "#424a53"),
+    "pending_approval": ("#fff8c5", "#7d4e00"),
+    "approved": ("#ddf4ff", "#0550ae"),
+    "rejected": ("#ffebe9", "#a40e26"),
+    "expired": ("#eaeef2", "#424a53"),
+    "cancelled": ("#eaeef2", "#424a53"),
 }
 
 

@@ -1,0 +1,1 @@
+"""The broadcast workstation: compose, target, approve, transmit and monitor public warnings."""

@@ -1,0 +1,163 @@
+"""End to end through the Broadcast workspace: compose from a template, draw the warning area with the
+mouse, confirm with the creator's code, a second user approves with theirs at their own workstation,
+transmit to simulated BSCs and an MME, watch the per-cell results, update, stop — and look at it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import shiboken6
+from PySide6.QtWidgets import QApplication, QMessageBox, QPlainTextEdit
+
+from omnidesk.broadcast import service as bs
+from omnidesk.cbc import cbsp
+from omnidesk.ui import inspection
+from omnidesk.ui.app import apply_stylesheet
+from omnidesk.ui.broadcast.workspace import BroadcastWorkspace
+from tests.security_helpers import signed_in
+from tests.test_broadcast_database import Clock
+from tests.test_broadcast_service import OVER_CITY, broadcast_network  # noqa: F401 - fixture
+from tests.test_cbc_links import network, sims  # noqa: F401 - fixtures
+from tests.test_ui_broadcast_map import _click, _js, _tool
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+
+
+@pytest.fixture(autouse=True)
+def settled(qtbot):
+    apply_stylesheet(QApplication.instance())
+    yield
+    assert inspection.settle(15), "background operations were still running after the test"
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, QMessageBox):
+            widget.close()
+
+
+def _workspace(qtbot, session):
+    ws = BroadcastWorkspace(session.db, session.actor)
+    qtbot.addWidget(ws)
+    ws.resize(1400, 860)
+    ws.show()
+    ws.load()
+    return ws
+
+
+def _dialog(name):
+    for widget in QApplication.topLevelWidgets():
+        if widget.objectName() == name and widget.isVisible():
+            return widget
+    return None
+
+
+def _row_of(view, message_id):
+    for row in range(view.list.rowCount()):
+        if view.list.item(row, 0).text() == str(message_id):
+            return row
+    return None
+
+
+def test_create_draw_confirm_approve_transmit_monitor_update_and_stop(db, admin, qtbot, broadcast_network):  # noqa: F811
+    bscs, mme = broadcast_network
+    clock = Clock(db)
+    carol, carol_totp = signed_in(db, admin, "carol", ["Broadcast Creator"])
+    alice, alice_totp = signed_in(db, admin, "alice", ["Broadcast Approver"])
+    ws = _workspace(qtbot, carol)
+    assert ws.tabs.tabText(0) == "New warning"
+    qtbot.waitUntil(lambda: ws.compose.template.count() > 0 and ws.target.map.is_ready and bool(ws.target.sites),
+                    timeout=15_000)
+    assert not ws.create_button.isEnabled() and "Choose a template" in ws.problems.text()
+
+    # compose: the Flood template, its identifier shown and not editable, the English text edited
+    ws.compose.choose("Flood")
+    assert ws.compose.identifier.text() == "4371"
+    english = next(e for e in ws.compose.languages if e.language.text() == "en")
+    english.text.setPlainText("FLOOD WARNING. Leave the river banks now.")
+    assert "GSM 7-bit" in english.counter.text() and english.notice.isHidden()
+    english.text.setPlainText("FLOOD WARNING – leave now")  # the en dash is not GSM 7-bit
+    assert "UCS-2" in english.counter.text() and not english.notice.isHidden()
+    english.text.setPlainText("FLOOD WARNING. Leave the river banks now.")
+
+    # target: draw the polygon over the city with the mouse
+    ws.target.map.set_view(-6.79, 39.275, 11)
+    qtbot.wait(300)
+    corners = [tuple(round(v) for v in _js(qtbot, ws.target.map, f"omnimap.pointOf({lat}, {lng})"))
+               for lat, lng in OVER_CITY["points"]]
+    _tool(qtbot, ws.target.map, "Draw a warning area (polygon)")
+    with qtbot.waitSignal(ws.target.coverage_changed, timeout=10_000) as changed:
+        for x, y in [*corners, corners[0]]:
+            _click(qtbot, ws.target.map, x, y)
+    coverage = changed.args[0]
+    assert sorted(s.name for s in coverage.sites) == ["Kariakoo", "Upanga"]
+    assert "2 of 4 cell sites, 2 cells on 2 peers" in ws.target.summary.text()
+    assert ws.create_button.isEnabled()
+    qtbot.wait(500)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert ws.grab().save(str(SCREENSHOTS / "broadcast_new_warning.png"))
+
+    # confirm with carol's code: the sixth digit submits
+    ws.create_button.click()
+    qtbot.waitUntil(lambda: _dialog("confirmDialog") is not None, timeout=10_000)
+    confirm = _dialog("confirmDialog")
+    assert "2 of 4 cell sites, 2 cells on 2 peers" in confirm.findChild(QPlainTextEdit, "reviewText").toPlainText()
+    confirm.code.setText(clock.code(carol_totp))
+    qtbot.waitUntil(lambda: ws.messages.detail.message is not None
+                    and ws.messages.detail.message.status == "pending_approval", timeout=10_000)
+    message_id = ws.messages.detail.message.id
+    assert ws.tabs.currentWidget() is ws.messages
+    assert ws.messages.detail.transmit_button.isHidden()  # nothing to transmit before approval
+
+    # alice, at her own workstation, approves with her code
+    other = _workspace(qtbot, alice)
+    assert other.compose is None and other.tabs.count() == 1  # an approver composes nothing
+    qtbot.waitUntil(lambda: _row_of(other.messages, message_id) is not None, timeout=10_000)
+    other.messages.list.selectRow(_row_of(other.messages, message_id))
+    qtbot.waitUntil(lambda: other.messages.detail.approve_button.isVisible(), timeout=10_000)
+    other.messages.detail.approve_button.click()
+    qtbot.waitUntil(lambda: _dialog("approveDialog") is not None, timeout=5_000)
+    _dialog("approveDialog").code.setText("000000" if clock.code(alice_totp) != "000000" else "111111")
+    qtbot.waitUntil(lambda: _dialog("approveDialog") is not None
+                    and "Wrong code" in _dialog("approveDialog").error.text(), timeout=10_000)
+    _dialog("approveDialog").code.setText(clock.code(alice_totp))
+    qtbot.waitUntil(lambda: other.messages.detail.message.status == "approved", timeout=10_000)
+
+    # carol reviews and transmits; the monitor fills per peer and per cell
+    ws.messages.detail.refresh()
+    qtbot.waitUntil(lambda: ws.messages.detail.transmit_button.isVisible(), timeout=10_000)
+    ws.messages.detail.transmit_button.click()
+    qtbot.waitUntil(lambda: _dialog("transmitDialog") is not None, timeout=10_000)
+    assert "bsc1: 1 cell" in _dialog("transmitDialog").findChild(QPlainTextEdit, "reviewText").toPlainText()
+    _dialog("transmitDialog").accept()
+    detail = ws.messages.detail
+    qtbot.waitUntil(lambda: detail.message.status == "active", timeout=10_000)
+
+    def peers_acknowledged():
+        detail.refresh()
+        rows = {detail.peers.item(r, 0).text(): detail.peers.item(r, 3).text() for r in range(detail.peers.rowCount())}
+        return rows.get("bsc1", "0") != "0" and rows.get("mme1", "0") != "0"
+
+    qtbot.waitUntil(peers_acknowledged, timeout=15_000)
+    cells = {(detail.cells.item(r, 1).text(), detail.cells.item(r, 2).text(), detail.cells.item(r, 3).text())
+             for r in range(detail.cells.rowCount()) if detail.cells.item(r, 0).text() == "bsc1"}
+    assert ("CGI 901-70-23-42", "en", "Success") in cells
+    assert "cells acknowledged" in detail.results_summary.text()
+    assert ws.grab().save(str(SCREENSHOTS / "broadcast_monitor.png"))
+
+    # update: a new English text goes out again with update number 1
+    detail.update_button.click()
+    qtbot.waitUntil(lambda: _dialog("updateDialog") is not None, timeout=5_000)
+    update = _dialog("updateDialog")
+    update.editors["en"][0].setPlainText("FLOOD WARNING. Water is rising. Leave now.")
+    update.accept()
+    qtbot.waitUntil(lambda: detail.message.update_count == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: any("Water is rising" in w.text for w in bscs[0].received_of(cbsp.WriteReplace)),
+                    timeout=10_000)
+
+    # stop: asked first, then every peer is told
+    detail.stop_button.click()
+    box = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "confirmBox" and w.isVisible())
+    next(b for b in box.buttons() if b.text() == "Stop broadcasting").click()
+    qtbot.waitUntil(lambda: detail.message.status == "cancelled", timeout=10_000)
+    assert [m.status for m in bs.history(alice.db, alice.actor)] == ["cancelled"]
+    for widget in (ws, other):
+        shiboken6.delete(widget)  # now, not at exit: WebEngine's profile must outlive its pages
