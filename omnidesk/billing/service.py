@@ -56,6 +56,7 @@ class TransactionView:
     void: bool
     created_at: dt.datetime
     currency: str = ""  # the customer's; filled by the lists that show amounts
+    customer_name: str = ""  # filled by list_transactions
 
     @property
     def total(self) -> Decimal:
@@ -420,9 +421,11 @@ def list_transactions(
     with db.read() as s:
         rows = s.scalars(stmt).all()
         numbers = _invoice_numbers(s, {t.invoice_id for t in rows if t.invoice_id})
-        currencies = dict(s.execute(select(Customer.id, Customer.currency)
-                                    .where(Customer.id.in_({t.customer_id for t in rows}))).all()) if rows else {}
-        return [replace(_transaction_view(t, numbers), currency=currencies.get(t.customer_id, "")) for t in rows]
+        customers = {i: (currency, name) for i, currency, name in s.execute(
+            select(Customer.id, Customer.currency, Customer.name)
+            .where(Customer.id.in_({t.customer_id for t in rows})))} if rows else {}
+        return [replace(_transaction_view(t, numbers), currency=customers[t.customer_id][0],
+                        customer_name=customers[t.customer_id][1]) for t in rows]
 
 
 def count_transactions(

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -70,11 +69,12 @@ class GenerateInvoiceDialog(QDialog):
         customer_row = QHBoxLayout()
         customer_row.addWidget(self.customer)
         customer_row.addWidget(self.customer_name, 1)
-        form = QGridLayout()
-        form.setHorizontalSpacing(10)
-        for col, (label, widget) in enumerate((("Start", self.start), ("End", self.end), ("Due", self.due))):
-            form.addWidget(QLabel(label, objectName="formLabel"), 1, col * 2)
-            form.addWidget(widget, 1, col * 2 + 1)
+        form = QHBoxLayout()
+        for label, widget in (("Start", self.start), ("End", self.end), ("Due", self.due)):
+            form.addWidget(QLabel(label, objectName="formLabel"))
+            form.addWidget(widget)
+            form.addSpacing(14)
+        form.addStretch(1)
         top = QFormLayout()
         top.addRow(QLabel("Customer", objectName="formLabel"), customer_row)
         top.addRow(QLabel("Title", objectName="formLabel"), self.title_edit)
@@ -88,7 +88,7 @@ class GenerateInvoiceDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        for col, width in enumerate((60, 60, 92, 200, 100, 110, 100)):
+        for col, width in enumerate((72, 60, 92, 200, 100, 110, 100)):
             self.table.setColumnWidth(col, width)
         self.table.itemChanged.connect(self._ticked)
         self.empty = QLabel("", objectName="emptyNote", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
@@ -231,15 +231,23 @@ class GenerateInvoiceDialog(QDialog):
         if p is None:
             for label in (self.subtotal, self.tax, self.total):
                 label.setText("—")
-            self.generate_button.setText("Nothing to invoice")
+            self._label_button("Nothing to invoice")
             self.generate_button.setEnabled(False)
             return
         self.subtotal.setText(rules.money(p.subtotal, p.currency))
         self.tax.setText(rules.money(p.tax, p.currency))
         self.total.setText(rules.money(p.total, p.currency))
         self.total.setStyleSheet("font-weight: 600; font-size: 15px;" + (" color: #cf222e;" if p.total < 0 else ""))
-        self.generate_button.setText(p.button_label)
+        self._label_button(p.button_label)
         self.generate_button.setEnabled(p.count > 0 and not self._saving)
+
+    def _label_button(self, text: str) -> None:
+        self.generate_button.setText(text)
+        bold = self.generate_button.font()
+        bold.setBold(True)
+        from PySide6.QtGui import QFontMetrics
+
+        self.generate_button.setMinimumWidth(QFontMetrics(bold).horizontalAdvance(text) + 36)
 
     # --- generating ---
 

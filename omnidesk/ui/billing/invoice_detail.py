@@ -35,7 +35,7 @@ STATUS_PILL = {"unpaid": "yellow", "partially_paid": "orange", "paid": "green", 
 METHODS = dict(rules.MANUAL_METHODS, stripe="Card (Stripe)", wallet="Wallet", card="Card")
 
 
-def _table(headers: tuple[str, ...], name: str) -> QTableWidget:
+def _table(headers: tuple[str, ...], name: str, stretch: int) -> QTableWidget:
     table = QTableWidget(0, len(headers), objectName=name)
     table.setHorizontalHeaderLabels(list(headers))
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -44,6 +44,7 @@ def _table(headers: tuple[str, ...], name: str) -> QTableWidget:
     table.setAlternatingRowColors(True)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     table.horizontalHeader().setStretchLastSection(False)
+    table.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     return table
 
 
@@ -95,8 +96,8 @@ class InvoiceDialog(QDialog):
             columns.addSpacing(24)
         columns.addStretch(1)
 
-        self.lines = _table(("ID", "Date", "Title", "Amount", "Tax", "Total"), "invoiceLines")
-        self.payments = _table(("ID", "Date", "Kind", "Method", "Reference", "Amount"), "invoicePayments")
+        self.lines = _table(("ID", "Date", "Title", "Amount", "Tax", "Total"), "invoiceLines", 2)
+        self.payments = _table(("ID", "Date", "Kind", "Method", "Reference", "Amount"), "invoicePayments", 4)
         for table, widths in ((self.lines, (60, 92, 280, 100, 110, 100)), (self.payments, (60, 92, 80, 120, 220, 100))):
             for c, w in enumerate(widths):
                 table.setColumnWidth(c, w)

@@ -56,9 +56,9 @@ def transaction_columns(*, with_customer: bool) -> tuple[Column, ...]:
         Column("Date", 92, lambda t: t.transaction_date.isoformat(), "date"),
     ]
     if with_customer:
-        columns.append(Column("Customer", 70, lambda t: str(t.customer_id), None, True))
+        columns.append(Column("Customer", 170, lambda t: f"{t.customer_name} ({t.customer_id})"))
     columns += [
-        Column("Title", 200, lambda t: t.title + (" (void)" if t.void else ""), "title"),
+        Column("Title", 230, lambda t: t.title + (" (void)" if t.void else ""), "title"),
         Column("Description", 180, lambda t: t.description),
         Column("Amount", 100, _amount, "amount", True),
         Column("Tax", 100, lambda t: rules.tax_display(t.tax_amount, t.tax_percentage, t.currency or "USD"),
@@ -120,6 +120,7 @@ class PagedTableModel(QAbstractTableModel):
         self.count: int | None = None
         self._request = 0
         self._count_request = 0
+        self._started = False  # nothing is read before the first set_filters
 
     # --- Qt model interface ---
 
@@ -187,6 +188,7 @@ class PagedTableModel(QAbstractTableModel):
         return max(1, -(-(self.count or 0) // self.page_size))
 
     def set_filters(self, **filters) -> None:
+        self._started = True
         self._set(replace(self.query, filters=tuple(sorted(filters.items())), page=0), recount=True)
 
     def go_to_page(self, page: int) -> None:
@@ -196,7 +198,8 @@ class PagedTableModel(QAbstractTableModel):
 
     def _set(self, query: PageQuery, *, recount: bool) -> None:
         self.query = query
-        self.reload(recount=recount)
+        if self._started:
+            self.reload(recount=recount)
 
     def reload(self, *, recount: bool = True) -> None:
         """Read the current page again (and count again): after a change here or elsewhere."""

@@ -85,7 +85,6 @@ def _table(model: PagedTableModel, name: str) -> QTableView:
     table.setAlternatingRowColors(True)
     table.setWordWrap(False)
     table.setCornerButtonEnabled(False)
-    table.setSortingEnabled(True)
     vertical = table.verticalHeader()
     vertical.hide()
     vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -95,6 +94,7 @@ def _table(model: PagedTableModel, name: str) -> QTableView:
     header.setHighlightSections(False)
     header.setStretchLastSection(True)
     header.setSortIndicator(model.sort_column(), Qt.SortOrder.DescendingOrder)
+    table.setSortingEnabled(True)  # after the indicator: enabling sorts by it
     for i, column in enumerate(model.columns):
         table.setColumnWidth(i, column.width)
     return table
