@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
         self.tabs.insertTab(at, self.billing, "Billing")
         if current is not None and self.tabs.indexOf(current) >= 0:
             self.tabs.setCurrentWidget(current)
+        self.billing.start_outbox_sender()
 
     def show_startup_message(self, title: str, text: str) -> None:
         self.tabs.removeTab(0)

@@ -184,7 +184,7 @@ class InvoiceDialog(QDialog):
         self.refund_button.setEnabled(status == "paid" and can("update_customer_invoice"))
         for button in (self.open_pdf_button, self.save_pdf_button):
             button.setEnabled(v is not None)
-        self.email_button.setEnabled(v is not None and status != "void")
+        self.email_button.setEnabled(v is not None and status != "void" and can("update_customer_invoice"))
 
     def _done(self, _result=None) -> None:
         self.message.hide()

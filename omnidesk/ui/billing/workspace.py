@@ -391,6 +391,7 @@ class BillingView(QWidget):
         self.tabs = QTabWidget(objectName="detailTabs")
         self.tabs.setDocumentMode(True)
         self.transactions = self.invoices = None
+        self.outbox = None  # the e-mail sender, in the main window's view
         if actor.can("view_customer_transaction"):
             self.transactions = TransactionsPanel(db, actor, customer_id)
             self.tabs.addTab(self.transactions, "Transactions")
@@ -412,6 +413,14 @@ class BillingView(QWidget):
             live.changes.connect(self.notice_changes)
         if load and customer_id is None:
             self.start()
+
+    def start_outbox_sender(self) -> None:
+        """Send queued invoice e-mail from this process while it runs (where Mailjet is configured)."""
+        from omnidesk.ui.billing.outbox import OutboxSender
+
+        if self.outbox is None and OutboxSender.wanted(self.actor):
+            self.outbox = OutboxSender(self.db, self.actor, self)
+            self.outbox.start()
 
     def panels(self) -> list[ListPanel]:
         return [p for p in (self.transactions, self.invoices) if p is not None]
