@@ -271,6 +271,7 @@ def test_e_mail_queues_in_the_outbox_and_a_missing_address_is_said(qtbot, db, ad
     dialog.email_button.click()
     qtbot.waitUntil(lambda: dialog.message.isVisible(), timeout=10_000)
     assert "has no billing or primary contact with an e-mail address" in dialog.message.text()
+    assert inspection.settle(10)  # the reload after the refusal
     cs.add_contact(db, admin, c.id, contact_type="billing", first_name="Pat", last_name="Lee", email="pat@example.org")
     with qtbot.waitSignal(dialog.loaded, timeout=10_000):
         dialog.email_button.click()
