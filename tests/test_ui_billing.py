@@ -294,3 +294,57 @@ def test_open_pdf_renders_on_a_worker_and_writes_the_file(qtbot, db, admin, monk
     path = ready.args[0]
     assert opened == [path] and path.endswith(inv.filename)
     assert open(path, "rb").read(5) == b"%PDF-"
+
+
+def test_the_customer_detail_has_a_billing_sub_tab_for_that_customer_only(qtbot, db, admin):
+    from omnidesk.ui.customers.detail import CustomerDetailView
+
+    a, b = customer(db, admin, currency="GBP"), customer(db, admin, "Blue Fern Ltd")
+    mine = charge(db, admin, a, "Plan", "45.00")
+    charge(db, admin, b, "Someone else's plan", "99.00")
+    detail = CustomerDetailView(db, admin)
+    qtbot.addWidget(detail)
+    detail.resize(1000, 700)
+    detail.show()
+    with qtbot.waitSignal(detail.loaded, timeout=10_000):
+        detail.show_customer(a.id)
+    detail.tabs.setCurrentWidget(detail.billing)
+    panel = detail.billing.transactions
+    wait_loaded(qtbot, panel)
+    assert detail.tabs.tabText(detail.tabs.indexOf(detail.billing)) == "Billing"
+    assert shown(panel) == [str(mine.id)] and panel.model.rows[0].currency == "GBP"
+    assert not any(c.title == "Customer" for c in panel.model.columns)
+    qtbot.waitUntil(lambda: panel.stats.texts()[1] == "Uninvoiced: £45.00 (1 transaction)", timeout=5_000)
+
+    add = panel.add_transaction()
+    add.kind.setCurrentIndex(add.kind.findData("credit"))
+    assert add.tax.isHidden() and not add.credit_type.isHidden(), "a credit has a type and no tax"
+    add.title_edit.setText("Outage credit")
+    add.amount.setText("10")
+    assert add.total.text() == "-£10.00"
+    with qtbot.waitSignal(detail.loaded, timeout=10_000):  # the customer reloads too (its open counts)
+        add.save_button.click()
+    qtbot.waitUntil(lambda: len(shown(panel)) == 2, timeout=10_000)
+    assert panel.model.rows[0].title == "Outage credit" and panel.model.rows[0].retail_cost == D("-10.00")
+
+
+def test_adding_a_transaction_system_wide_asks_whose_and_an_unknown_customer_is_refused(qtbot, db, admin, view):
+    c = customer(db, admin)
+    view.start()
+    panel = view.transactions
+    wait_loaded(qtbot, panel)
+    add = panel.add_transaction()
+    add.title_edit.setText("Installation fee")
+    add.amount.setText("75.00")
+    add.tax.setText("10")
+    assert not add.save_button.isEnabled(), "no customer yet"
+    add.customer.setText("999")
+    add.save_button.click()
+    qtbot.waitUntil(lambda: add.general_error.isVisible(), timeout=10_000)
+    assert add.general_error.text() == "There is no customer 999."
+    assert bs.count_transactions(db, admin) == 0
+    add.customer.setText(str(c.id))
+    with qtbot.waitSignal(add.saved, timeout=10_000):
+        add.save_button.click()
+    qtbot.waitUntil(lambda: len(shown(panel)) == 1, timeout=10_000)
+    assert (panel.model.rows[0].customer_name, panel.model.rows[0].total) == ("Harbour Cafe", D("82.50"))

@@ -31,9 +31,13 @@ def _date_edit(value: dt.date | None = None) -> QDateEdit:
 class AddTransactionDialog(FormDialog):
     """A charge (with tax, typed or the product's) or a credit (with its type, never taxed)."""
 
-    def __init__(self, parent: QWidget | None, db, actor, customer_id: int, currency: str = "USD"):
+    def __init__(self, parent: QWidget | None, db, actor, customer_id: int | None, currency: str = "USD"):
         super().__init__(parent, "Add transaction", save_label="Add")
         self.db, self.actor, self.customer_id, self.currency = db, actor, customer_id, currency
+        self.customer = None
+        if customer_id is None:  # the system-wide list: say whose account (on a customer's page it is fixed)
+            self.customer = self.add_field("customer_id", "Customer ID", QLineEdit(placeholderText="e.g. 1042"),
+                                           self._customer_id)
         self.kind = self.add_field("kind", "Kind", _combo({"charge": "Charge (debit)", "credit": "Credit"}),
                                    lambda: self.kind.currentData())
         self.credit_type = self.add_field("credit_type", "Credit type", _combo(rules.CREDIT_TYPES),
@@ -42,7 +46,8 @@ class AddTransactionDialog(FormDialog):
                                          lambda: rules.title(self.title_edit.text()))
         self.description = self.add_field("description", "Description", QPlainTextEdit(), None)
         self.description.setFixedHeight(60)
-        self.amount = self.add_field("retail_cost", f"Amount ({currency})", QLineEdit(placeholderText="45.00"),
+        self.amount = self.add_field("retail_cost", f"Amount ({currency})" if customer_id else "Amount",
+                                     QLineEdit(placeholderText="45.00"),
                                      lambda: rules.positive_amount(self.amount.text(), "Amount"))
         self.tax = self.add_field("tax_percentage", "Tax %", QLineEdit(placeholderText="0"), self._tax,
                                   hint="Leave empty for 0 %. Credits carry no tax.")
@@ -56,6 +61,12 @@ class AddTransactionDialog(FormDialog):
             edit.textChanged.connect(self._show_total)
         self.finish_layout()
         self._kind_changed()
+
+    def _customer_id(self) -> int:
+        text = self.customer.text().strip()
+        if not text.isdigit() or int(text) <= 0:
+            raise FieldError("Give the customer's ID (a number; it is on the customer's page).")
+        return int(text)
 
     def _tax(self):
         if self.kind.currentData() == "credit" or not self.tax.text().strip():
@@ -94,7 +105,8 @@ class AddTransactionDialog(FormDialog):
         self.total.setText(f"{rules.money(amount + tax, self.currency)}  (tax {rules.money(tax, self.currency)})")
 
     def operation(self):
-        db, actor, customer_id = self.db, self.actor, self.customer_id
+        db, actor = self.db, self.actor
+        customer_id = self.customer_id if self.customer is None else self.value("customer_id")
         kind = self.value("kind")
         values = dict(kind=kind, title=self.value("title"), retail_cost=self.value("retail_cost"),
                       description=self.description.toPlainText(), wholesale_cost=self.value("wholesale_cost") or 0,

@@ -271,21 +271,18 @@ class TransactionsPanel(ListPanel):
 
     def update_actions(self) -> None:
         chosen = self.selected()
-        self.add_button.setEnabled(self.customer_id is not None)
-        self.add_button.setToolTip("" if self.customer_id is not None else
-                                   "Open a customer (Customers tab) to add a transaction to their account.")
         self.void_button.setEnabled(chosen is not None and not chosen.void and not chosen.invoiced
                                     and chosen.kind in billing.LINE_KINDS)
 
     def add_transaction(self) -> None:
         from omnidesk.ui.billing.dialogs import AddTransactionDialog
 
-        if self.customer_id is None:
-            return
-        dialog = AddTransactionDialog(self, self.db, self.actor, self.customer_id, self.currency)
+        dialog = AddTransactionDialog(self, self.db, self.actor, self.customer_id,
+                                      self.currency if self.customer_id else "")
         dialog.saved.connect(lambda _t: self.changed.emit())
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
+        return dialog
 
     def void_selected(self) -> None:
         t = self.selected()
