@@ -1,4 +1,5 @@
-"""Rated calls posted as charges, and the outbox sender's right to mark mail sent.
+"""Rated calls posted as charges, the outbox sender's right to mark mail sent, and staff's right to
+drop superseded cached PDFs.
 
 `cdr_charge` links each rated call to the billing transaction that charged it, so posting calls
 twice never bills them twice (a call whose charge was voided may be posted again). Staff who
@@ -20,6 +21,9 @@ GRANTS = {
     "create_customer_transaction": [("SELECT", "cdr_charge"), ("INSERT", "cdr_charge"), ("UPDATE", "cdr_charge")],
     "view_customer_transaction": [("SELECT", "cdr_charge")],
     "update_customer_invoice": [("UPDATE", "email_outbox")],
+    # documents._store drops an invoice's superseded PDFs when it caches a new one; without DELETE every
+    # staff member's first download of an invoice failed with "permission denied for table invoice_pdf_cache".
+    "view_customer_invoice": [("DELETE", "invoice_pdf_cache")],
 }
 
 
