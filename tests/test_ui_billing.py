@@ -348,3 +348,31 @@ def test_adding_a_transaction_system_wide_asks_whose_and_an_unknown_customer_is_
         add.save_button.click()
     qtbot.waitUntil(lambda: len(shown(panel)) == 1, timeout=10_000)
     assert (panel.model.rows[0].customer_name, panel.model.rows[0].total) == ("Harbour Cafe", D("82.50"))
+
+
+def test_refund_above_the_paid_amount_and_of_a_cash_payment_are_refused_with_nothing_written(qtbot, db, admin):
+    c = customer(db, admin)
+    charge(db, admin, c, "Plan", "30.00")
+    inv = bs.generate_invoice(db, admin, c.id, start=TODAY, end=TODAY)
+    bs.record_payment(db, admin, inv.id, method="cash")
+    dialog = open_invoice(qtbot, db, admin, inv.id)
+    assert dialog.refund_button.isEnabled() and not dialog.void_button.isEnabled()
+    refund = dialog.refund()
+    refund.amount.setText("30.01")
+    assert refund.error_text("amount") == "At most the $30.00 paid." and not refund.save_button.isEnabled()
+    refund.amount.setText("30.00")
+    refund.save_button.click()
+    qtbot.waitUntil(lambda: refund.general_error.isVisible(), timeout=10_000)
+    assert "was paid by Cash; cash, POS and bank-transfer payments are not refunded here" in refund.general_error.text()
+    refund.reject()
+    view = bs.get_invoice(db, admin, inv.id)
+    assert (view.status, view.refund_reference, len(view.payments)) == ("paid", None, 1)
+
+
+def test_the_this_month_card_compares_with_last_month():
+    from omnidesk.ui.billing.stats import trend
+
+    assert trend(D("150"), D("100")) == ("up", "▲ 50% on last month")
+    assert trend(D("50"), D("100")) == ("down", "▼ 50% on last month")
+    assert trend(D("100"), D("100")) == ("flat", "► no change on last month")
+    assert trend(D("10"), D("0")) == ("up", "▲ new this month")
