@@ -376,3 +376,16 @@ def test_the_this_month_card_compares_with_last_month():
     assert trend(D("50"), D("100")) == ("down", "▼ 50% on last month")
     assert trend(D("100"), D("100")) == ("flat", "► no change on last month")
     assert trend(D("10"), D("0")) == ("up", "▲ new this month")
+
+
+def test_system_wide_cards_never_add_up_different_currencies(qtbot, db, admin, view):
+    usd_a, usd_b = customer(db, admin), customer(db, admin, "Blue Fern Ltd")
+    gbp = customer(db, admin, "Thames Ltd", currency="GBP")
+    charge(db, admin, usd_a, "Plan", "40.00")
+    charge(db, admin, usd_b, "Plan", "60.00")
+    charge(db, admin, gbp, "Plan", "1000.00")
+    view.start()
+    qtbot.waitUntil(lambda: view.transactions.stats.cards[0].count.text() != "", timeout=10_000)
+    assert view.transactions.stats.texts()[0] == "Total · USD accounts: $100.00 (2 transactions)"
+    assert view.transactions.count_label.text() == "3 transactions", "the list itself shows every currency"
+    assert [t.currency for t in view.transactions.model.rows].count("GBP") == 1

@@ -439,23 +439,42 @@ def count_transactions(
                         .where(*_transaction_filters(customer_id, void, invoiced, start, end, search)))
 
 
-def transaction_stats(db, actor: Actor, customer_id: int | None = None, *, today: dt.date | None = None) -> Stats:
-    """Total (all time), Uninvoiced, This Month and Last Month of charges and credits, voids excluded."""
-    actor.require("view_customer_transaction", "view transactions")
-    today = today or dt.date.today()
+def _stats(session: Session, amount, where: list, open_condition, day, today: dt.date) -> Stats:
+    """The four cards in one scan: (sum, count) of everything, of the open rows, of this and last month."""
     month = today.replace(day=1)
     last_month = (month - dt.timedelta(days=1)).replace(day=1)
-    t = BillingTransaction
-    amount = func.coalesce(func.sum(t.retail_cost), 0)
-    base = select(amount, func.count()).where(t.void.is_(False), t.kind.in_(LINE_KINDS))
-    if customer_id is not None:
-        base = base.where(t.customer_id == customer_id)
+    parts = (None, open_condition, day >= month, (day >= last_month) & (day < month))
+    columns = []
+    for condition in parts:
+        total, count = (func.sum(amount), func.count()) if condition is None else (
+            func.sum(amount).filter(condition), func.count().filter(condition))
+        columns += [func.coalesce(total, 0), count]
+    row = session.execute(select(*columns).where(*where)).one()
+    return Stats(*((Decimal(row[i]), row[i + 1]) for i in range(0, 8, 2)))
+
+
+def stats_currencies(db, actor: Actor) -> list[str]:
+    """The customers' billing currencies, the most used first: the system-wide cards add up one of them."""
+    if not actor.can("view_customer_invoice"):
+        actor.require("view_customer_transaction", "view billing totals")
     with db.read() as s:
-        def one(*conditions):
-            total, count = s.execute(base.where(*conditions)).one()
-            return Decimal(total), count
-        return Stats(one(), one(t.invoice_id.is_(None)),
-                     one(t.transaction_date >= month), one(t.transaction_date >= last_month, t.transaction_date < month))
+        return list(s.scalars(select(Customer.currency).group_by(Customer.currency)
+                              .order_by(func.count().desc(), Customer.currency)))
+
+
+def transaction_stats(db, actor: Actor, customer_id: int | None = None, *, today: dt.date | None = None,
+                      currency: str | None = None) -> Stats:
+    """Total (all time), Uninvoiced, This Month and Last Month of charges and credits, voids excluded;
+    system-wide, `currency` keeps to the customers billed in it (amounts in different currencies never add)."""
+    actor.require("view_customer_transaction", "view transactions")
+    t = BillingTransaction
+    where = [t.void.is_(False), t.kind.in_(LINE_KINDS)]
+    if customer_id is not None:
+        where.append(t.customer_id == customer_id)
+    if currency:
+        where.append(t.customer_id.in_(select(Customer.id).where(Customer.currency == currency)))
+    with db.read() as s:
+        return _stats(s, t.retail_cost, where, t.invoice_id.is_(None), t.transaction_date, today or dt.date.today())
 
 
 # --- invoices ---
@@ -752,21 +771,19 @@ def record_payment(
         return invoice_view(s, invoice)
 
 
-def invoice_stats(db, actor: Actor, customer_id: int | None = None, *, today: dt.date | None = None) -> Stats:
-    """Total Invoices, Unpaid (unpaid and partially paid), This Month and Last Month; voids excluded."""
+def invoice_stats(db, actor: Actor, customer_id: int | None = None, *, today: dt.date | None = None,
+                  currency: str | None = None) -> Stats:
+    """Total Invoices, Unpaid (unpaid and partially paid), This Month and Last Month; voids excluded;
+    `currency` keeps to the invoices in it."""
     actor.require("view_customer_invoice", "view invoices")
-    today = today or dt.date.today()
-    month = today.replace(day=1)
-    last_month = (month - dt.timedelta(days=1)).replace(day=1)
-    base = select(func.coalesce(func.sum(Invoice.total), 0), func.count()).where(Invoice.status != "void")
+    where = [Invoice.status != "void"]
     if customer_id is not None:
-        base = base.where(Invoice.customer_id == customer_id)
+        where.append(Invoice.customer_id == customer_id)
+    if currency:
+        where.append(Invoice.currency == currency)
     with db.read() as s:
-        def one(*conditions):
-            total, count = s.execute(base.where(*conditions)).one()
-            return Decimal(total), count
-        return Stats(one(), one(Invoice.status.in_(("unpaid", "partially_paid"))),
-                     one(Invoice.issue_date >= month), one(Invoice.issue_date >= last_month, Invoice.issue_date < month))
+        return _stats(s, Invoice.total, where, Invoice.status.in_(("unpaid", "partially_paid")), Invoice.issue_date,
+                      today or dt.date.today())
 
 
 # --- statements ---

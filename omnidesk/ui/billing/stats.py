@@ -71,6 +71,7 @@ class StatsRow(QWidget):
     def __init__(self, titles: tuple[str, str, str, str], parent: QWidget | None = None):
         super().__init__(parent)
         self.setStyleSheet(CARD_STYLE)
+        self.titles = titles
         self.cards = [StatsCard(t) for t in titles]
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -83,6 +84,11 @@ class StatsRow(QWidget):
             card.show_value(amount, count, noun, currency)
         self.cards[2].show_trend(*trend(stats.this_month[0], stats.last_month[0]))
         super().show()
+
+    def set_note(self, note: str) -> None:
+        """E.g. 'AUD accounts' when the customers are billed in several currencies (sums never mix them)."""
+        for card, title in zip(self.cards, self.titles):
+            card.title.setText(f"{title} · {note}" if note else title)
 
     def texts(self) -> list[str]:
         """What each card shows, for tests: 'Title: value (count)'."""

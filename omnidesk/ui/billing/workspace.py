@@ -161,8 +161,27 @@ class ListPanel(QWidget):
         start, end = self.dates.values()
         return dict(customer_id=self.customer_id, search=self.search.text().strip(), start=start, end=end)
 
-    def load_stats(self) -> None:
+    def stats_function(self):
+        """The service function behind the cards: (db, actor, customer_id, currency=…) -> Stats."""
         raise NotImplementedError
+
+    def load_stats(self) -> None:
+        """Fill the cards; system-wide, the sums keep to one currency (the most used) and say which."""
+        db, actor, customer_id, fn, currency = self.db, self.actor, self.customer_id, self.stats_function(), self.currency
+
+        def work():
+            if customer_id is not None:
+                return fn(db, actor, customer_id), currency, False
+            currencies = billing.stats_currencies(db, actor) or ["USD"]
+            several = len(currencies) > 1
+            return fn(db, actor, None, currency=currencies[0] if several else None), currencies[0], several
+
+        def done(result) -> None:
+            stats, shown_currency, several = result
+            self.stats.show(stats, self.noun, shown_currency)
+            self.stats.set_note(f"{shown_currency} accounts" if several else "")
+
+        ops.query(self, work, done, lambda exc: None)
 
     def open_row(self, row) -> None:
         pass
@@ -264,10 +283,8 @@ class TransactionsPanel(ListPanel):
         super().reset_filters()
         self.apply_filters()
 
-    def load_stats(self) -> None:
-        db, actor, customer_id, currency = self.db, self.actor, self.customer_id, self.currency
-        ops.query(self, lambda: billing.transaction_stats(db, actor, customer_id),
-                  lambda stats: self.stats.show(stats, "transaction", currency), lambda exc: None)
+    def stats_function(self):
+        return billing.transaction_stats
 
     def update_actions(self) -> None:
         chosen = self.selected()
@@ -338,10 +355,8 @@ class InvoicesPanel(ListPanel):
         super().reset_filters()
         self.apply_filters()
 
-    def load_stats(self) -> None:
-        db, actor, customer_id, currency = self.db, self.actor, self.customer_id, self.currency
-        ops.query(self, lambda: billing.invoice_stats(db, actor, customer_id),
-                  lambda stats: self.stats.show(stats, "invoice", currency), lambda exc: None)
+    def stats_function(self):
+        return billing.invoice_stats
 
     def update_actions(self) -> None:
         self.open_button.setEnabled(self.selected() is not None)
