@@ -389,3 +389,21 @@ def test_system_wide_cards_never_add_up_different_currencies(qtbot, db, admin, v
     assert view.transactions.stats.texts()[0] == "Total · USD accounts: $100.00 (2 transactions)"
     assert view.transactions.count_label.text() == "3 transactions", "the list itself shows every currency"
     assert [t.currency for t in view.transactions.model.rows].count("GBP") == 1
+
+
+def test_a_charge_added_at_another_workstation_appears_without_a_refresh(qtbot, db, admin):
+    from omnidesk.ui.live import LiveUpdates
+
+    c = customer(db, admin)
+    live = LiveUpdates.for_database(db)
+    view = BillingView(db, admin, live=live)
+    qtbot.addWidget(view)
+    live.start()
+    try:
+        qtbot.waitUntil(lambda: live.listening and view.transactions.model.count == 0, timeout=10_000)
+        added = charge(db, admin, c, "Installation fee", "75.00")  # as another workstation would
+        qtbot.waitUntil(lambda: shown(view.transactions) == [str(added.id)], timeout=10_000)
+        qtbot.waitUntil(lambda: view.transactions.stats.texts()[1] == "Uninvoiced: $75.00 (1 transaction)",
+                        timeout=5_000)
+    finally:
+        live.stop()
