@@ -31,6 +31,21 @@ from omnidesk.ui import ops
 from omnidesk.ui.badges import Pill
 from omnidesk.ui.billing.table_model import status_label
 
+_pdf_folder: Path | None = None
+
+
+def _pdf_folder_path() -> Path:
+    """One private folder per process for PDFs opened in the system viewer, removed when OmniDesk exits."""
+    global _pdf_folder
+    if _pdf_folder is None:
+        import atexit
+        import shutil
+
+        _pdf_folder = Path(tempfile.mkdtemp(prefix="omnidesk-pdf-"))
+        atexit.register(shutil.rmtree, _pdf_folder, True)
+    return _pdf_folder
+
+
 STATUS_PILL = {"unpaid": "yellow", "partially_paid": "orange", "paid": "green", "void": "gray", "refunded": "purple"}
 METHODS = dict(rules.MANUAL_METHODS, stripe="Card (Stripe)", wallet="Wallet", card="Card")
 
@@ -252,7 +267,7 @@ class InvoiceDialog(QDialog):
 
         def work() -> str:
             doc = documents.invoice_pdf(db, actor, invoice_id)
-            path = target or Path(tempfile.mkdtemp(prefix="omnidesk-")) / doc.filename
+            path = target or _pdf_folder_path() / doc.filename
             path.write_bytes(doc.pdf)
             return str(path)
 

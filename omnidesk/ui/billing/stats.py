@@ -66,7 +66,7 @@ class StatsCard(QFrame):
 
 
 class StatsRow(QWidget):
-    """Four cards; `show(stats, noun, currency)` fills them."""
+    """Four cards; `fill(stats, noun, currency)` fills them."""
 
     def __init__(self, titles: tuple[str, str, str, str], parent: QWidget | None = None):
         super().__init__(parent)
@@ -79,11 +79,10 @@ class StatsRow(QWidget):
             layout.addWidget(card, 1)
         self.setSizePolicy(self.sizePolicy().horizontalPolicy(), self.sizePolicy().verticalPolicy())
 
-    def show(self, stats: Stats, noun: str, currency: str) -> None:  # noqa: A003 - fills, then shows
+    def fill(self, stats: Stats, noun: str, currency: str) -> None:
         for card, (amount, count) in zip(self.cards, (stats.total, stats.open, stats.this_month, stats.last_month)):
             card.show_value(amount, count, noun, currency)
         self.cards[2].show_trend(*trend(stats.this_month[0], stats.last_month[0]))
-        super().show()
 
     def set_note(self, note: str) -> None:
         """E.g. 'AUD accounts' when the customers are billed in several currencies (sums never mix them)."""

@@ -110,6 +110,7 @@ class ListPanel(QWidget):
         super().__init__(parent)
         self.db, self.actor, self.customer_id = db, actor, customer_id
         self.currency = "USD"
+        self._stats_request = 0
         self.stats = StatsRow(self.stats_titles)
         self.search = QLineEdit(clearButtonEnabled=True)
         self.dates = DateRange()
@@ -168,6 +169,8 @@ class ListPanel(QWidget):
     def load_stats(self) -> None:
         """Fill the cards; system-wide, the sums keep to one currency (the most used) and say which."""
         db, actor, customer_id, fn, currency = self.db, self.actor, self.customer_id, self.stats_function(), self.currency
+        self._stats_request += 1
+        request = self._stats_request
 
         def work():
             if customer_id is not None:
@@ -177,8 +180,10 @@ class ListPanel(QWidget):
             return fn(db, actor, None, currency=currencies[0] if several else None), currencies[0], several
 
         def done(result) -> None:
+            if request != self._stats_request:
+                return  # an older answer (another customer, or before a change)
             stats, shown_currency, several = result
-            self.stats.show(stats, self.noun, shown_currency)
+            self.stats.fill(stats, self.noun, shown_currency)
             self.stats.set_note(f"{shown_currency} accounts" if several else "")
 
         ops.query(self, work, done, lambda exc: None)
