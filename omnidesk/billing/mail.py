@@ -42,7 +42,7 @@ class SendReport:
 
 def queue_invoice_email(db, actor: Actor, invoice_id: int) -> int:
     """Queue the invoice for e-mail to the customer's billing contacts (else the primary contact)."""
-    actor.require("view_customer_invoice", "e-mail invoices")
+    actor.require("update_customer_invoice", "e-mail invoices")  # the permission granted INSERT on email_outbox
     with db.transaction() as s:
         invoice = s.get(Invoice, invoice_id)
         if invoice is None:
@@ -155,3 +155,79 @@ def send_due_emails(db, actor: Actor, sender: MailjetSender, *, now: dt.datetime
                             summary=f"Invoice e-mail sent to {', '.join(r['Email'] for r in row.recipients)}")
             sent += 1
     return SendReport(sent, failed, given_up)
+
+
+# --- the sender's configuration and state ---
+
+ENVIRONMENT = ("MAILJET_API_KEY", "MAILJET_API_SECRET", "MAILJET_INVOICE_TEMPLATE_ID")
+
+
+def sender_from_environment(db=None, environ=None) -> MailjetSender:
+    """A Mailjet sender from MAILJET_API_KEY, MAILJET_API_SECRET and MAILJET_INVOICE_TEMPLATE_ID (secrets stay
+    in each sending workstation's environment, not in the shared database). The From address and name are
+    MAILJET_FROM_EMAIL / MAILJET_FROM_NAME, else the billing settings' company e-mail and name;
+    MAILJET_API_URL points elsewhere than https://api.mailjet.com (a test server, a proxy)."""
+    import os
+
+    env = os.environ if environ is None else environ
+    missing = [name for name in ENVIRONMENT if not env.get(name, "").strip()]
+    if missing:
+        raise MailError(f"E-mail is not configured on this workstation: set {', '.join(missing)}.")
+    try:
+        template_id = int(env["MAILJET_INVOICE_TEMPLATE_ID"])
+    except ValueError:
+        raise MailError("MAILJET_INVOICE_TEMPLATE_ID must be the number of a Mailjet template.") from None
+    company = {}
+    if db is not None and not (env.get("MAILJET_FROM_EMAIL") and env.get("MAILJET_FROM_NAME")):
+        with db.read() as s:
+            company = documents.load_settings(s)
+    return MailjetSender(
+        env["MAILJET_API_KEY"].strip(), env["MAILJET_API_SECRET"].strip(),
+        from_email=env.get("MAILJET_FROM_EMAIL") or company.get("company.email") or "billing@example.net",
+        from_name=env.get("MAILJET_FROM_NAME") or company.get("company.name") or "Billing",
+        template_ids={INVOICE_TEMPLATE: template_id},
+        base_url=env.get("MAILJET_API_URL") or "https://api.mailjet.com",
+    )
+
+
+def configured(environ=None) -> bool:
+    import os
+
+    env = os.environ if environ is None else environ
+    return all(env.get(name, "").strip() for name in ENVIRONMENT)
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    pending: int
+    due: int
+    failed: int
+    sent: int
+    next_attempt_at: dt.datetime | None
+    last_error: str
+
+
+def outbox_state(db, actor: Actor) -> OutboxState:
+    """How many e-mails wait (and are due now), were given up on, or went; the next retry and last error."""
+    actor.require("view_customer_invoice", "see the e-mail outbox")
+    with db.read() as s:
+        counts = dict(s.execute(select(EmailOutbox.status, func.count()).group_by(EmailOutbox.status)).all())
+        due = s.scalar(select(func.count()).select_from(EmailOutbox)
+                       .where(EmailOutbox.status == "pending", EmailOutbox.next_attempt_at <= func.now()))
+        upcoming = s.scalar(select(func.min(EmailOutbox.next_attempt_at)).where(EmailOutbox.status == "pending"))
+        error = s.scalar(select(EmailOutbox.last_error).where(EmailOutbox.last_error != "")
+                         .order_by(EmailOutbox.id.desc()).limit(1)) or ""
+    return OutboxState(counts.get("pending", 0), due, counts.get("failed", 0), counts.get("sent", 0), upcoming, error)
+
+
+def send_outbox(db, actor: Actor, sender: MailjetSender, *, batch: int = 20, now: dt.datetime | None = None
+                ) -> SendReport:
+    """Send everything due, `batch` rows per transaction round, until nothing due is left; failures are
+    rescheduled with back-off (2, 4, 8… minutes, at most 6 h) and given up after MAX_ATTEMPTS."""
+    actor.require("update_customer_invoice", "send invoice e-mail")
+    sent = failed = given_up = 0
+    while True:
+        report = send_due_emails(db, actor, sender, now=now, limit=batch)
+        sent, failed, given_up = sent + report.sent, failed + report.failed, given_up + report.given_up
+        if report.sent + report.failed + report.given_up < batch:
+            return SendReport(sent, failed, given_up)

@@ -8,7 +8,7 @@ transaction, which then rolls back). Card and wallet payments are in omnidesk/bi
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Iterable
 
@@ -55,6 +55,8 @@ class TransactionView:
     reference: str | None
     void: bool
     created_at: dt.datetime
+    currency: str = ""  # the customer's; filled by the lists that show amounts
+    customer_name: str = ""  # filled by list_transactions
 
     @property
     def total(self) -> Decimal:
@@ -97,7 +99,10 @@ class InvoicePreview:
 
     @property
     def button_label(self) -> str:
-        return f"Generate Invoice ({self.count})"
+        """What the dialog's button says: how many transactions it will invoice."""
+        if self.count == 0:
+            return "Nothing to invoice"
+        return f"Invoice {self.count} transaction{'' if self.count == 1 else 's'}"
 
     def with_included(self, ids: Iterable[int]) -> InvoicePreview:
         known = {r.id for r in self.rows}
@@ -364,56 +369,112 @@ def get_transaction(db, actor: Actor, transaction_id: int) -> TransactionView:
         return _transaction_view(t, _invoice_numbers(s, {t.invoice_id} if t.invoice_id else set()))
 
 
+TRANSACTION_SORTS = {
+    "id": (BillingTransaction.id,),
+    "date": (BillingTransaction.transaction_date, BillingTransaction.id),
+    "title": (func.lower(BillingTransaction.title), BillingTransaction.id),
+    "amount": (BillingTransaction.retail_cost + BillingTransaction.tax_amount, BillingTransaction.id),
+    "invoice": (BillingTransaction.invoice_id, BillingTransaction.id),
+}
+
+
+def _transaction_filters(
+    customer_id: int | None, void: bool | None, invoiced: bool | None, start, end, search: str,
+) -> list:
+    t = BillingTransaction
+    where = []
+    if customer_id is not None:
+        where.append(t.customer_id == customer_id)
+    if void is not None:
+        where.append(t.void.is_(void))
+    if invoiced is not None:
+        where.append(t.invoice_id.is_not(None) if invoiced else t.invoice_id.is_(None))
+    if start:
+        where.append(t.transaction_date >= start)
+    if end:
+        where.append(t.transaction_date <= end)
+    if search.strip():
+        term = f"%{search.strip()}%"
+        conditions = [t.title.ilike(term), t.description.ilike(term),
+                      t.invoice_id.in_(select(Invoice.id).where(Invoice.number.ilike(term)))]
+        if search.strip().isdigit():
+            conditions.append(t.id == int(search.strip()))
+        where.append(or_(*conditions))
+    return where
+
+
 def list_transactions(
     db, actor: Actor, customer_id: int | None = None, *, void: bool | None = False, invoiced: bool | None = None,
     start: dt.date | None = None, end: dt.date | None = None, search: str = "", limit: int = 100, offset: int = 0,
-    newest_first: bool = True,
+    newest_first: bool = True, sort: str = "date",
 ) -> list[TransactionView]:
-    """One page of transactions (one customer's, or system-wide); voided rows are hidden unless asked for."""
+    """One page of transactions (one customer's, or system-wide); voided rows are hidden unless asked for.
+    `sort` is one of TRANSACTION_SORTS (the column a user clicked); `newest_first` = descending."""
     actor.require("view_customer_transaction", "view transactions")
-    stmt = select(BillingTransaction)
-    if customer_id is not None:
-        stmt = stmt.where(BillingTransaction.customer_id == customer_id)
-    if void is not None:
-        stmt = stmt.where(BillingTransaction.void.is_(void))
-    if invoiced is not None:
-        stmt = stmt.where(BillingTransaction.invoice_id.is_not(None) if invoiced else BillingTransaction.invoice_id.is_(None))
-    if start:
-        stmt = stmt.where(BillingTransaction.transaction_date >= start)
-    if end:
-        stmt = stmt.where(BillingTransaction.transaction_date <= end)
-    if search.strip():
-        term = f"%{search.strip()}%"
-        conditions = [BillingTransaction.title.ilike(term), BillingTransaction.description.ilike(term),
-                      BillingTransaction.invoice_id.in_(select(Invoice.id).where(Invoice.number.ilike(term)))]
-        if search.strip().isdigit():
-            conditions.append(BillingTransaction.id == int(search.strip()))
-        stmt = stmt.where(or_(*conditions))
-    order = (BillingTransaction.transaction_date.desc(), BillingTransaction.id.desc()) if newest_first else (
-        BillingTransaction.transaction_date, BillingTransaction.id)
+    if sort not in TRANSACTION_SORTS:
+        raise ValidationError({"sort": f"Transactions sort by {', '.join(TRANSACTION_SORTS)}."})
+    order = [c.desc() if newest_first else c.asc() for c in TRANSACTION_SORTS[sort]]
+    if sort == "invoice":
+        order[0] = order[0].nulls_last()
+    stmt = (select(BillingTransaction).where(*_transaction_filters(customer_id, void, invoiced, start, end, search))
+            .order_by(*order).limit(min(limit, 1000)).offset(offset))
     with db.read() as s:
-        rows = s.scalars(stmt.order_by(*order).limit(min(limit, 1000)).offset(offset)).all()
+        rows = s.scalars(stmt).all()
         numbers = _invoice_numbers(s, {t.invoice_id for t in rows if t.invoice_id})
-        return [_transaction_view(t, numbers) for t in rows]
+        customers = {i: (currency, name) for i, currency, name in s.execute(
+            select(Customer.id, Customer.currency, Customer.name)
+            .where(Customer.id.in_({t.customer_id for t in rows})))} if rows else {}
+        return [replace(_transaction_view(t, numbers), currency=customers[t.customer_id][0],
+                        customer_name=customers[t.customer_id][1]) for t in rows]
 
 
-def transaction_stats(db, actor: Actor, customer_id: int | None = None, *, today: dt.date | None = None) -> Stats:
-    """Total (all time), Uninvoiced, This Month and Last Month of charges and credits, voids excluded."""
+def count_transactions(
+    db, actor: Actor, customer_id: int | None = None, *, void: bool | None = False, invoiced: bool | None = None,
+    start: dt.date | None = None, end: dt.date | None = None, search: str = "",
+) -> int:
+    """How many rows list_transactions pages through with the same filters."""
     actor.require("view_customer_transaction", "view transactions")
-    today = today or dt.date.today()
+    with db.read() as s:
+        return s.scalar(select(func.count()).select_from(BillingTransaction)
+                        .where(*_transaction_filters(customer_id, void, invoiced, start, end, search)))
+
+
+def _stats(session: Session, amount, where: list, open_condition, day, today: dt.date) -> Stats:
+    """The four cards in one scan: (sum, count) of everything, of the open rows, of this and last month."""
     month = today.replace(day=1)
     last_month = (month - dt.timedelta(days=1)).replace(day=1)
-    t = BillingTransaction
-    amount = func.coalesce(func.sum(t.retail_cost), 0)
-    base = select(amount, func.count()).where(t.void.is_(False), t.kind.in_(LINE_KINDS))
-    if customer_id is not None:
-        base = base.where(t.customer_id == customer_id)
+    parts = (None, open_condition, day >= month, (day >= last_month) & (day < month))
+    columns = []
+    for condition in parts:
+        total, count = (func.sum(amount), func.count()) if condition is None else (
+            func.sum(amount).filter(condition), func.count().filter(condition))
+        columns += [func.coalesce(total, 0), count]
+    row = session.execute(select(*columns).where(*where)).one()
+    return Stats(*((Decimal(row[i]), row[i + 1]) for i in range(0, 8, 2)))
+
+
+def stats_currencies(db, actor: Actor) -> list[str]:
+    """The customers' billing currencies, the most used first: the system-wide cards add up one of them."""
+    if not actor.can("view_customer_invoice"):
+        actor.require("view_customer_transaction", "view billing totals")
     with db.read() as s:
-        def one(*conditions):
-            total, count = s.execute(base.where(*conditions)).one()
-            return Decimal(total), count
-        return Stats(one(), one(t.invoice_id.is_(None)),
-                     one(t.transaction_date >= month), one(t.transaction_date >= last_month, t.transaction_date < month))
+        return list(s.scalars(select(Customer.currency).group_by(Customer.currency)
+                              .order_by(func.count().desc(), Customer.currency)))
+
+
+def transaction_stats(db, actor: Actor, customer_id: int | None = None, *, today: dt.date | None = None,
+                      currency: str | None = None) -> Stats:
+    """Total (all time), Uninvoiced, This Month and Last Month of charges and credits, voids excluded;
+    system-wide, `currency` keeps to the customers billed in it (amounts in different currencies never add)."""
+    actor.require("view_customer_transaction", "view transactions")
+    t = BillingTransaction
+    where = [t.void.is_(False), t.kind.in_(LINE_KINDS)]
+    if customer_id is not None:
+        where.append(t.customer_id == customer_id)
+    if currency:
+        where.append(t.customer_id.in_(select(Customer.id).where(Customer.currency == currency)))
+    with db.read() as s:
+        return _stats(s, t.retail_cost, where, t.invoice_id.is_(None), t.transaction_date, today or dt.date.today())
 
 
 # --- invoices ---
@@ -449,7 +510,8 @@ def preview_invoice(db, actor: Actor, customer_id: int, start, end) -> InvoicePr
     clean = _period_checks(start, end, None)
     with db.read() as s:
         customer = _customer(s, customer_id)
-        rows = tuple(_transaction_view(t) for t in _uninvoiced(s, customer.id, clean["start"], clean["end"]))
+        rows = tuple(replace(_transaction_view(t), currency=customer.currency)
+                     for t in _uninvoiced(s, customer.id, clean["start"], clean["end"]))
         return InvoicePreview(customer.id, customer.currency, clean["start"], clean["end"], rows,
                               frozenset(r.id for r in rows))
 
@@ -535,26 +597,72 @@ def find_invoice(db, actor: Actor, number_or_id: str | int) -> InvoiceView:
         return invoice_view(s, invoice)
 
 
-def list_invoices(
-    db, actor: Actor, customer_id: int | None = None, *, status: str | None = None, search: str = "",
-    limit: int = 100, offset: int = 0,
-) -> list[InvoiceView]:
-    """One page of invoices, newest first (without their lines)."""
-    actor.require("view_customer_invoice", "view invoices")
-    stmt = select(Invoice, Customer.name).join(Customer, Customer.id == Invoice.customer_id)
+INVOICE_SORTS = {
+    "id": (Invoice.id,),
+    "number": (Invoice.id,),
+    "date": (Invoice.issue_date, Invoice.id),
+    "due": (Invoice.due_date, Invoice.id),
+    "customer": (func.lower(Customer.name), Invoice.id),
+    "total": (Invoice.total, Invoice.id),
+    "status": (Invoice.status, Invoice.id),
+}
+# The invoice list's paid filter: "open" = unpaid or partially paid.
+INVOICE_STATUS_FILTERS = {"open": ("unpaid", "partially_paid"), "unpaid": ("unpaid",),
+                          "partially_paid": ("partially_paid",), "paid": ("paid",), "void": ("void",),
+                          "refunded": ("refunded",)}
+
+
+def _invoice_filters(customer_id: int | None, status: str | None, start, end, search: str) -> list:
+    where = []
     if customer_id is not None:
-        stmt = stmt.where(Invoice.customer_id == customer_id)
+        where.append(Invoice.customer_id == customer_id)
     if status:
-        stmt = stmt.where(Invoice.status == status)
+        if status not in INVOICE_STATUS_FILTERS:
+            raise ValidationError({"status": f"Invoice status is one of {', '.join(INVOICE_STATUS_FILTERS)}."})
+        where.append(Invoice.status.in_(INVOICE_STATUS_FILTERS[status]))
+    if start:
+        where.append(Invoice.issue_date >= start)
+    if end:
+        where.append(Invoice.issue_date <= end)
     if search.strip():
         term = f"%{search.strip()}%"
-        stmt = stmt.where(or_(Invoice.number.ilike(term), Invoice.title.ilike(term), Customer.name.ilike(term)))
+        conditions = [Invoice.number.ilike(term), Invoice.title.ilike(term), Customer.name.ilike(term)]
+        if search.strip().isdigit():
+            conditions.append(Invoice.id == int(search.strip()))
+        where.append(or_(*conditions))
+    return where
+
+
+def list_invoices(
+    db, actor: Actor, customer_id: int | None = None, *, status: str | None = None, search: str = "",
+    start: dt.date | None = None, end: dt.date | None = None, limit: int = 100, offset: int = 0,
+    sort: str = "id", descending: bool = True,
+) -> list[InvoiceView]:
+    """One page of invoices, newest first unless sorted otherwise (without their lines). `status` is one
+    of INVOICE_STATUS_FILTERS; start/end bound the issue date."""
+    actor.require("view_customer_invoice", "view invoices")
+    if sort not in INVOICE_SORTS:
+        raise ValidationError({"sort": f"Invoices sort by {', '.join(INVOICE_SORTS)}."})
+    order = [c.desc() if descending else c.asc() for c in INVOICE_SORTS[sort]]
+    stmt = (select(Invoice, Customer.name).join(Customer, Customer.id == Invoice.customer_id)
+            .where(*_invoice_filters(customer_id, status, start, end, search)))
     with db.read() as s:
-        rows = s.execute(stmt.order_by(Invoice.id.desc()).limit(min(limit, 1000)).offset(offset)).all()
+        rows = s.execute(stmt.order_by(*order).limit(min(limit, 1000)).offset(offset)).all()
         return [InvoiceView(i.id, i.number, i.customer_id, name, i.title, i.status, i.currency, i.issue_date,
                             i.start_date, i.end_date, i.due_date, i.subtotal, i.tax_total, i.total, i.paid_amount,
                             i.payment_method, i.payment_reference, i.refund_reference, i.created_at, i.updated_at)
                 for i, name in rows]
+
+
+def count_invoices(
+    db, actor: Actor, customer_id: int | None = None, *, status: str | None = None, search: str = "",
+    start: dt.date | None = None, end: dt.date | None = None,
+) -> int:
+    actor.require("view_customer_invoice", "view invoices")
+    stmt = (select(func.count()).select_from(Invoice).join(Customer, Customer.id == Invoice.customer_id)
+            .where(*_invoice_filters(customer_id, status, start, end, search)))
+    with db.read() as s:
+        return s.scalar(stmt)
 
 
 def void_invoice(db, actor: Actor, invoice_id: int) -> InvoiceView:
@@ -663,21 +771,19 @@ def record_payment(
         return invoice_view(s, invoice)
 
 
-def invoice_stats(db, actor: Actor, customer_id: int | None = None, *, today: dt.date | None = None) -> Stats:
-    """Total Invoices, Unpaid (unpaid and partially paid), This Month and Last Month; voids excluded."""
+def invoice_stats(db, actor: Actor, customer_id: int | None = None, *, today: dt.date | None = None,
+                  currency: str | None = None) -> Stats:
+    """Total Invoices, Unpaid (unpaid and partially paid), This Month and Last Month; voids excluded;
+    `currency` keeps to the invoices in it."""
     actor.require("view_customer_invoice", "view invoices")
-    today = today or dt.date.today()
-    month = today.replace(day=1)
-    last_month = (month - dt.timedelta(days=1)).replace(day=1)
-    base = select(func.coalesce(func.sum(Invoice.total), 0), func.count()).where(Invoice.status != "void")
+    where = [Invoice.status != "void"]
     if customer_id is not None:
-        base = base.where(Invoice.customer_id == customer_id)
+        where.append(Invoice.customer_id == customer_id)
+    if currency:
+        where.append(Invoice.currency == currency)
     with db.read() as s:
-        def one(*conditions):
-            total, count = s.execute(base.where(*conditions)).one()
-            return Decimal(total), count
-        return Stats(one(), one(Invoice.status.in_(("unpaid", "partially_paid"))),
-                     one(Invoice.issue_date >= month), one(Invoice.issue_date >= last_month, Invoice.issue_date < month))
+        return _stats(s, Invoice.total, where, Invoice.status.in_(("unpaid", "partially_paid")), Invoice.issue_date,
+                      today or dt.date.today())
 
 
 # --- statements ---

@@ -128,3 +128,13 @@ class CallRating(Base):
         CheckConstraint("billable_seconds >= 0", name="billable_not_negative"),
         CheckConstraint("cost >= 0", name="cost_not_negative"),
     )
+
+
+class CallCharge(Base):
+    """Which billing transaction charged a rated call (migration 0011): posting rated calls twice never
+    bills them twice. A call whose charge was voided counts as not posted and may be posted again."""
+
+    __tablename__ = "cdr_charge"
+    cdr_id: Mapped[int] = mapped_column(ForeignKey("cdr.id", ondelete="CASCADE"), primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("billing_transaction.id"), index=True)
+    posted_at: Mapped[dt.datetime] = _created()

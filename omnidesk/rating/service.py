@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
@@ -291,3 +291,122 @@ def rate_cdrs(
                      "since": since, "until": until},
         )
         return report
+
+
+# --- rated calls as charges ---
+
+
+@dataclass(frozen=True)
+class PostingReport:
+    """What post_rated_calls charged: one transaction per customer and calendar month of calls."""
+
+    transactions: tuple[int, ...]
+    calls: int
+    amount: Decimal
+    skipped: tuple[str, ...]  # one reason per customer and month not charged
+
+    def describe(self) -> str:
+        text = (f"{self.calls:,} rated calls posted as {len(self.transactions)} charges"
+                if self.transactions else "No rated calls to post")
+        return text + (f"; {len(self.skipped)} skipped" if self.skipped else "")
+
+
+# Rated calls not yet charged (a charge that was voided does not count), by customer, month and the
+# currency of the plan that priced them.
+_UNPOSTED_GROUPS = """
+SELECT c.customer_id, date_trunc('month', c.call_start AT TIME ZONE 'UTC')::date AS month, p.currency,
+       count(*) AS calls, sum(r.cost) AS cost, sum(r.billable_seconds) AS seconds,
+       min(c.call_start AT TIME ZONE 'UTC')::date AS first_day, max(c.call_start AT TIME ZONE 'UTC')::date AS last_day
+  FROM cdr c
+  JOIN cdr_rating r ON r.cdr_id = c.id
+  JOIN rate_plan p ON p.id = r.rate_plan_id
+ WHERE {where}
+   AND NOT EXISTS (SELECT 1 FROM cdr_charge cc JOIN billing_transaction t ON t.id = cc.transaction_id
+                    WHERE cc.cdr_id = c.id AND NOT t.void)
+ GROUP BY 1, 2, 3
+ ORDER BY 1, 2, 3
+"""
+_LINK_GROUP = """
+INSERT INTO cdr_charge (cdr_id, transaction_id)
+SELECT c.id, :transaction_id
+  FROM cdr c
+  JOIN cdr_rating r ON r.cdr_id = c.id
+  JOIN rate_plan p ON p.id = r.rate_plan_id
+ WHERE {where} AND c.customer_id = :group_customer AND p.currency = :group_currency
+   AND date_trunc('month', c.call_start AT TIME ZONE 'UTC')::date = :group_month
+   AND NOT EXISTS (SELECT 1 FROM cdr_charge cc JOIN billing_transaction t ON t.id = cc.transaction_id
+                    WHERE cc.cdr_id = c.id AND NOT t.void)
+ON CONFLICT (cdr_id) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, posted_at = now()
+"""
+
+
+def post_rated_calls(
+    db, actor: Actor, *, until: dt.datetime | None = None, customer_id: int | None = None,
+    tax_percentage=None,
+) -> PostingReport:
+    """Charge customers for their rated calls not yet charged (before `until`, when given): one charge
+    per customer and calendar month (UTC), the sum of the calls' costs rounded half-up to cents, dated
+    the month's last call, linked call by call so nothing is charged twice. A customer whose currency
+    differs from the plan's, or who is archived, is skipped with the reason; calls costing under half a
+    cent in total stay unposted until more calls join them."""
+    from omnidesk.billing import rules as billing_rules
+    from omnidesk.db.models import BillingTransaction
+
+    actor.require(RATING_PERMISSION, "post rated calls as charges")
+    clean = validate_all({"tax_percentage": lambda: billing_rules.tax_percentage(tax_percentage)}) \
+        if tax_percentage not in (None, "") else {"tax_percentage": Decimal("0")}
+    if until is not None and until.tzinfo is None:
+        raise ValidationError({"until": "'until' needs a time zone (times are UTC)."})
+    pct = clean["tax_percentage"]
+    conditions, params = ["true"], {}
+    if until is not None:
+        conditions.append("c.call_start < :until")
+        params["until"] = until
+    if customer_id is not None:
+        conditions.append("c.customer_id = :customer_id")
+        params["customer_id"] = customer_id
+    where = " AND ".join(conditions)
+    posted, calls, total, skipped = [], 0, Decimal("0.00"), []
+    with db.transaction() as s:
+        # One posting at a time: two at once would both see the same calls as not yet charged.
+        s.execute(text("SELECT pg_advisory_xact_lock(hashtext('omnidesk_post_rated_calls'))"))
+        groups = s.execute(text(_UNPOSTED_GROUPS.format(where=where)), params).all()
+        customers = {c.id: c for c in s.scalars(select(Customer).where(Customer.id.in_({g.customer_id for g in groups})))}
+        for g in groups:
+            customer = customers[g.customer_id]
+            label = f"{customer.name} ({customer.id}), {g.month:%Y-%m}"
+            if customer.archived_at is not None:
+                skipped.append(f"{label}: the customer is archived.")
+                continue
+            if g.currency != customer.currency:
+                skipped.append(f"{label}: the calls are priced in {g.currency} but the customer is billed in "
+                               f"{customer.currency}; put the customer on a {customer.currency} rate plan and re-rate.")
+                continue
+            amount = billing_rules.round_half_up(Decimal(g.cost))
+            if amount <= 0:
+                skipped.append(f"{label}: {g.calls} calls cost less than a cent so far.")
+                continue
+            minutes = Decimal(g.seconds) / 60
+            t = BillingTransaction(
+                customer_id=customer.id, kind="charge",
+                title=f"Calls {g.first_day:%d %b} – {g.last_day:%d %b %Y}"[:200],
+                description=f"{g.calls:,} rated calls, {minutes:,.1f} billable minutes",
+                retail_cost=amount, tax_percentage=pct, tax_amount=billing_rules.tax_amount(amount, pct),
+                transaction_date=g.last_day,
+            )
+            s.add(t)
+            flush_or_refuse(s)
+            linked = s.execute(text(_LINK_GROUP.format(where=where)),
+                               dict(params, transaction_id=t.id, group_customer=customer.id,
+                                    group_currency=g.currency, group_month=g.month)).rowcount
+            if linked != g.calls:  # the advisory lock makes this impossible short of a bug; never bill unlinked calls
+                raise ServiceError(f"Posting calls for {label} linked {linked} of {g.calls} calls; nothing was posted.")
+            activity.record(s, actor, action="post_calls", entity_type="transaction", entity_id=t.id,
+                            customer_id=customer.id,
+                            summary=f"Charge {t.id}: {g.calls:,} rated calls {g.first_day} to {g.last_day}, "
+                                    f"{billing_rules.money(amount, customer.currency)}",
+                            changes={"calls": g.calls, "retail_cost": amount, "tax_percentage": pct})
+            posted.append(t.id)
+            calls += g.calls
+            total += amount
+    return PostingReport(tuple(posted), calls, total, tuple(skipped))

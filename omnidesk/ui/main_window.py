@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.actor = None
         self.customers: CustomersWorkspace | None = None
         self.inventory = self.products = self.services = None  # the issue-6 workspaces, once attached
+        self.billing = None  # the issue-5 Billing tab, once attached
         self.catalog_live: LiveUpdates | None = None  # inventory and product changes from other workstations
         self.live: LiveUpdates | None = None
 
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         self.tabs.insertTab(0, self.customers, "Customers")
         self.tabs.setCurrentIndex(current)
         self._attach_catalog(db, actor)
+        self._attach_billing(db, actor)
         self.database_label.setText(f"Database: {db.display_name}")
         self.user_label.setText(f"User: {actor.username}")
         if self.live is not None:
@@ -157,6 +159,23 @@ class MainWindow(QMainWindow):
                 if workspace is not None:
                     self.catalog_live.changes.connect(workspace.notice_changes)
             self.catalog_live.start()
+
+    def _attach_billing(self, db, actor) -> None:
+        """Billing in place of its placeholder, for those who may see transactions or invoices."""
+        from omnidesk.ui.billing.workspace import BillingView
+
+        if not (actor.can("view_customer_transaction") or actor.can("view_customer_invoice")):
+            return
+        current = self.tabs.currentWidget()
+        at = self.TABS.index("Billing")
+        self.billing = BillingView(db, actor, live=self.live)
+        placeholder_page = self.tabs.widget(at)
+        self.tabs.removeTab(at)
+        placeholder_page.deleteLater()
+        self.tabs.insertTab(at, self.billing, "Billing")
+        if current is not None and self.tabs.indexOf(current) >= 0:
+            self.tabs.setCurrentWidget(current)
+        self.billing.start_outbox_sender()
 
     def show_startup_message(self, title: str, text: str) -> None:
         self.tabs.removeTab(0)

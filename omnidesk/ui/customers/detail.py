@@ -234,6 +234,13 @@ class CustomerDetailView(QWidget):
             (self.overview, self.contacts, self.sites, self.attributes, self.tag_section, self.services, activity_page),
         ):
             self.tabs.addTab(page, title)
+        self.billing = None  # issue 5: the customer's transactions and invoices
+        if actor.can("view_customer_transaction") or actor.can("view_customer_invoice"):
+            from omnidesk.ui.billing.workspace import BillingView
+
+            self.billing = BillingView(db, actor, customer_id=0, load=False)
+            self.billing.changed.connect(self._after_change)
+            self.tabs.addTab(self.billing, "Billing")
 
         self._wire_sections()
 
@@ -388,6 +395,8 @@ class CustomerDetailView(QWidget):
                 self.tag_flow.addWidget(pill)
         self.tag_area.setVisible(self.tag_flow.count() > 0)
         self.services.show_customer(detail.id)
+        if self.billing is not None:
+            self.billing.show_customer(detail.id, detail.currency)
 
         f = self.fields
         f["account_type"].setText(humane(detail.account_type))
