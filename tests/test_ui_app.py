@@ -34,8 +34,12 @@ def main_windows() -> list[MainWindow]:
 
 def test_run_gui_shows_the_window_then_the_customers_and_quits_when_asked(qtbot, db, admin, tmp_path, monkeypatch, capsys):
     from omnidesk.customers import service
+    from tests import security_helpers
 
     service.create_customer(db, admin, name="Acme")
+    # The benchmark's way in: a staff member who needs no second factor, named in the environment.
+    monkeypatch.setenv("OMNIDESK_USERNAME", "bench")
+    monkeypatch.setenv("OMNIDESK_PASSWORD", security_helpers.make_user(db, admin, "bench", ["Support"]))
     monkeypatch.setenv("OMNIDESK_EXIT_WHEN_READY", "1")
     seen_before_ready = []
     QTimer.singleShot(0, lambda: seen_before_ready.extend(w.database_label.text() for w in main_windows()))
