@@ -226,6 +226,7 @@ class EnrolmentWizard(QWizard):
         self.setButtonText(QWizard.WizardButton.FinishButton, "Turn on")
         self.resize(640, 440)
         self.session = None
+        self.accepted.connect(self._accepted)
 
     def set_enrolment(self, enrolment) -> None:
         self.enrolment = enrolment
@@ -233,9 +234,7 @@ class EnrolmentWizard(QWizard):
         self.codes_page.codes.username = getattr(self.who, "username", "")
         self.codes_page.codes.set_codes(enrolment.backup_codes)
 
-    def accept(self) -> None:
+    def _accepted(self) -> None:
+        # QWizard.done() lets Finish through only once the confirm page's check passed.
         self.session = self.confirm_page.session
-        if self.session is None:
-            return  # only the confirm page's check finishes the wizard
-        super().accept()
         self.enrolled.emit(self.session)
