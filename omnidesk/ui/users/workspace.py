@@ -465,7 +465,8 @@ class RolesPage(QWidget):
         else:
             self.title.setText(f"{role.name}{' (built-in)' if role.builtin else ''}")
             self.description.setText(
-                f"{role.description or 'No description.'} Held by {role.users} user{'s' if role.users != 1 else ''}.")
+                f"{(role.description or 'No description').rstrip('.')}. "
+                f"Held by {role.users} user{'s' if role.users != 1 else ''}.")
         self.delete_button.setEnabled(role is not None and not role.builtin and self.actor.can("manage_users"))
         self.save_button.setEnabled(False)
 
