@@ -10,6 +10,7 @@ import keyring
 import keyring.backends.fail
 import pyotp
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWizard
 from sqlalchemy import text
 
@@ -56,13 +57,7 @@ def dialog_for(qtbot, db) -> LoginDialog:
 def type_password(qtbot, dialog: LoginDialog, username: str, password: str) -> None:
     dialog.username.setText(username)
     dialog.password.setText(password)
-    qtbot.mouseClick(dialog.sign_in_button, qtbot_left())
-
-
-def qtbot_left():
-    from PySide6.QtCore import Qt
-
-    return Qt.MouseButton.LeftButton
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
 
 
 def shown_message(dialog: LoginDialog) -> str:
@@ -103,6 +98,9 @@ def test_full_start_password_then_the_sixth_digit_then_the_main_window_as_that_u
 
     qtbot.waitUntil(lambda: window.customers is not None, timeout=10_000)
     assert window.user_label.text() == "User: alice"
+    window.resize(1360, 820)
+    qtbot.waitUntil(lambda: window.account_menu.state is not None, timeout=10_000)
+    inspection.grab(window, "main-window-signed-in")
     assert window.actor.username == "alice" and window.db.session_token, "the workspaces act as alice's session"
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert "Users && Roles" in titles, "an administrator gets the Users & Roles tab"
@@ -174,6 +172,29 @@ def test_wrong_codes_say_how_many_tries_are_left_then_the_account_is_locked(qtbo
     message = wait_for_message(qtbot, dialog)
     assert message.startswith("This account is locked until ") and "after 5 wrong codes" in message
     assert dialog.current_step() == "password"
+
+
+def test_a_backup_code_signs_in_once_and_a_reused_one_is_refused_with_nothing_counted(qtbot, db, admin):
+    session, enrolment = helpers.signed_in(db, admin, "olga", ["Admin"])
+    session.sign_out()
+    code = enrolment.backup_codes[0]
+    typed = f"{code[:4].lower()}-{code[4:].lower()}"  # as read off paper: lower case, with the dash
+    dialog = dialog_for(qtbot, db)
+    type_password(qtbot, dialog, "olga", helpers.NEW_PASSWORD)
+    qtbot.waitUntil(lambda: dialog.current_step() == "code" and not dialog.busy, timeout=10_000)
+    qtbot.keyClicks(dialog.code, typed)
+    assert not dialog.busy, "a backup code is not submitted before Enter"
+    with qtbot.waitSignal(dialog.signed_in, timeout=10_000) as signal:
+        qtbot.keyClick(dialog.code, Qt.Key.Key_Return)
+    signal.args[0].sign_out()
+
+    again = dialog_for(qtbot, db)
+    type_password(qtbot, again, "olga", helpers.NEW_PASSWORD)
+    qtbot.waitUntil(lambda: again.current_step() == "code" and not again.busy, timeout=10_000)
+    qtbot.keyClicks(again.code, typed)
+    qtbot.keyClick(again.code, Qt.Key.Key_Return)
+    assert wait_for_message(qtbot, again) == "That backup code has already been used; each one works once."
+    assert again.current_step() == "code"
 
 
 def test_a_temporary_password_must_be_changed_first_and_refusals_name_the_rule(qtbot, db, admin):
