@@ -47,6 +47,9 @@ def test_run_gui_shows_the_window_then_the_customers_and_quits_when_asked(qtbot,
     assert code == 0
     assert seen_before_ready == ["Database: connecting…"], "the window was shown before the database was open"
     assert capsys.readouterr().out.startswith("ready after ")
+    with db.read() as s:  # quitting ends the staff session in the database
+        assert s.scalar(text("SELECT count(*) FROM staff_session WHERE ended_at IS NULL")) == 0
+        assert s.scalar(text("SELECT count(*) FROM staff_session")) == 1
 
 
 def test_a_database_newer_than_the_app_is_refused_with_a_clear_message(qtbot, db, tmp_path):

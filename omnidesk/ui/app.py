@@ -214,13 +214,10 @@ def run_gui(argv: list[str], settings) -> int:
     window.shutdown(wait=False)
     if launcher.login is not None:
         launcher.login.reject()
-    ops.shutdown()
-    if session is not None:
-        try:
-            session.sign_out()  # the session ends with the application, not 8 hours later
-        except Exception:
-            pass
-    elif window.db is not None:
+    if session is not None:  # the session ends with the application, not 8 hours later
+        ops.query(None, session.sign_out, None, lambda _exc: None)
+    ops.shutdown()  # waits a little for operations still running, the sign-out among them
+    if session is None and window.db is not None:
         window.db.dispose()
     return code or launcher.outcome
 

@@ -164,7 +164,7 @@ class LoginDialog(QDialog):
             other.clicked.connect(self.start_over)
             row.addWidget(other)
         row.addStretch(1)
-        cancel = QPushButton("Quit" if not back else "Cancel")
+        cancel = QPushButton("Quit")  # nothing is open without signing in: leaving the dialog leaves OmniDesk
         cancel.clicked.connect(self.reject)
         row.addWidget(cancel)
         row.addWidget(primary)
