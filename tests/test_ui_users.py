@@ -5,6 +5,7 @@ from __future__ import annotations
 import keyring
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
+from sqlalchemy import text
 
 from omnidesk.auth import session as auth_session
 from omnidesk.auth import users
@@ -205,3 +206,30 @@ def test_the_tab_is_only_for_holders_of_manage_users(qtbot, db, admin):
     with pytest.raises(PermissionDenied):
         users.create_user(support.db, admin, username="sneaky", roles=["Admin"])
     support.sign_out()
+
+
+def test_reset_2fa_from_the_workspace_sends_the_user_back_to_the_wizard(qtbot, db, root, admin):
+    from omnidesk.customers import service as customers
+
+    customers.create_customer(db, admin, name="Acme")  # a row for the session gate to guard
+    maria, _enrolment = helpers.signed_in(db, admin, "maria", ["Broadcast Approver", "Read-only Auditor"])  # 2FA required
+    with maria.db.read() as s:
+        assert s.scalar(text("SELECT count(*) FROM customer")) == 1
+    ws = workspace_for(qtbot, root)
+    page = ws.users_page
+    qtbot.waitUntil(lambda: row_of(ws, "maria") is not None, timeout=10_000)
+    page.select("maria")
+    assert row_of(ws, "maria").two_factor and page.reset_2fa_button.isEnabled()
+    page.reset_two_factor()
+    click_confirm(qtbot)
+    qtbot.waitUntil(lambda: not row_of(ws, "maria").two_factor, timeout=10_000)
+    assert not page.reset_2fa_button.isEnabled()
+    from omnidesk.errors import SessionEnded
+
+    with pytest.raises(SessionEnded):  # her open session ended with it
+        with maria.db.read() as s:
+            s.execute(text("SELECT count(*) FROM customer"))
+    login = auth_session.sign_in(helpers.url(db), "maria", helpers.NEW_PASSWORD, role_suffix=helpers.suffix(db))
+    assert login.state.next_step == "enrol"
+    login.abandon()
+    maria.db.dispose()

@@ -81,7 +81,8 @@ class _AsyncPage(QWizardPage):
         self.working = False
         self.setEnabled(True)
         if isinstance(exc, ServiceError):
-            _say(self.message, str(exc))
+            text = str(exc)
+            _say(self.message, text if text.endswith((".", "!", "?")) else text + ".")
             self.on_refused(exc)
         else:
             ops.show_error(self, exc)
