@@ -330,3 +330,28 @@ def test_connect_gives_the_built_in_administrator_a_login_only_on_the_embedded_d
     login.abandon()
     assert app.connect(embedded).first_admin is None, "created once, never again"
 
+
+
+def test_when_the_database_ends_the_session_the_app_asks_to_sign_in_again(qtbot, db, admin, tmp_path):
+    from omnidesk.customers import service as customers
+
+    customers.create_customer(db, admin, name="Acme")  # a row for the session gate to guard
+    helpers.make_user(db, admin, "nina", ["Support"])
+    settings = Settings(database_url=db.url, data_dir=tmp_path, config_file=tmp_path / "c.toml")
+    launcher = Launcher(QApplication.instance(), settings, quit=lambda _code=0: None)
+    launcher.start()
+    qtbot.waitUntil(lambda: launcher.login is not None and launcher.login.isVisible(), timeout=15_000)
+    window = launcher.window
+    with qtbot.waitSignal(launcher.login.signed_in, timeout=10_000):
+        type_password(qtbot, launcher.login, "nina", helpers.NEW_PASSWORD)
+    qtbot.waitUntil(lambda: window.customers is not None, timeout=10_000)
+    inspection.settle(10)
+
+    with db.transaction() as s:  # as an administrator's lock or the 8-hour timeout would
+        s.execute(text("UPDATE staff_session SET ended_at = now() WHERE ended_at IS NULL"))
+    window.customers.search.setText("Acme")
+    qtbot.waitUntil(lambda: launcher.window is not window and launcher.login is not None
+                    and launcher.login.isVisible(), timeout=15_000)
+    assert launcher.login.notice.text().startswith("Your session has ended")
+    inspection.grab(launcher.login, "login-session-ended")
+    launcher.stop_watching()

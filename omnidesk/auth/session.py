@@ -145,6 +145,16 @@ class StaffSession:
             self.db.session_token = None
             self.db.dispose()
 
+    def still_open(self) -> bool:
+        """False once the database ended this session (8 hours idle, signed out elsewhere, reset by an admin)."""
+        from omnidesk.errors import SessionEnded
+
+        try:
+            call(self.db, "SELECT omnidesk_require_session()")
+        except SessionEnded:
+            return False
+        return True
+
     # --- "My account": what a signed-in user does about their own second factor ---
 
     @property

@@ -106,6 +106,7 @@ class Launcher:
         self.window = MainWindow(profile=settings.profile)
         self.login = None
         self.outcome = 0
+        self._watching = False  # for errors that mean the database ended the session
 
     def start(self) -> None:
         self.window.show()
@@ -150,7 +151,9 @@ class Launcher:
     def signed_in(self, session) -> None:
         self.login = None
         self.window.attach(session.db, session.actor, session=session)
-        self.window.sign_out_requested.connect(self.sign_out)
+        self.window.sign_out_requested.connect(lambda: self.sign_out())
+        ops.tracker().error_shown.connect(self._error_shown)
+        self._watching = True
         if self.exit_when_ready:
             self.window.customers.first_rows_shown.connect(self.ready)
 
@@ -158,8 +161,27 @@ class Launcher:
         print(f"ready after {_process_age_ms():.0f} ms (window shown after {self.shown_ms:.0f} ms)", flush=True)
         self.quit(0)
 
-    def sign_out(self) -> None:
+    def _error_shown(self, _text: str) -> None:
+        """After any error: if it was because the database ended the session, ask to sign in again."""
+        session = self.window.session
+        if session is None or self.login is not None:
+            return
+        ops.query(self.window, session.still_open,
+                  lambda open_: None if open_ or self.window.session is not session else self.session_ended(),
+                  lambda _exc: None)
+
+    def stop_watching(self) -> None:
+        if self._watching:
+            self._watching = False
+            ops.tracker().error_shown.disconnect(self._error_shown)
+
+    def session_ended(self) -> None:
+        self.sign_out(notice="Your session has ended (8 hours without activity, or an administrator reset or "
+                             "locked your account). Sign in again to continue.")
+
+    def sign_out(self, notice: str = "") -> None:
         """End the session in the database, close the window and open a fresh one with the login dialog."""
+        self.stop_watching()
         old, session = self.window, self.window.session
         old.shutdown(wait=False)
         if session is not None:
@@ -170,7 +192,7 @@ class Launcher:
         old.db = None
         old.close()
         old.deleteLater()
-        self.ask_to_sign_in()
+        self.ask_to_sign_in(notice)
 
     def failed(self, exc: Exception) -> None:
         from omnidesk.db.embedded import EmbeddedServerError
@@ -209,6 +231,7 @@ def run_gui(argv: list[str], settings) -> int:
     launcher.start()
     launcher.shown_ms = _process_age_ms()
     code = app.exec()
+    launcher.stop_watching()
     window = launcher.window
     session = window.session
     window.shutdown(wait=False)
