@@ -10,7 +10,7 @@ import pyotp
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication, QMessageBox, QWizard
+from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QMessageBox, QWizard
 
 from omnidesk.auth import session as auth_session
 from omnidesk.auth import totp
@@ -101,14 +101,23 @@ def test_an_administrator_without_2fa_is_taken_through_the_wizard_before_the_mai
     assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     qtbot.mouseClick(codes_view.copy_button, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text().splitlines() == shown
-    from PySide6.QtPrintSupport import QPrinter
+    from PySide6.QtPrintSupport import QPrintDialog
 
-    printer = QPrinter()
-    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    qtbot.mouseClick(codes_view.print_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(isinstance(w, QPrintDialog) and w.isVisible()
+                                for w in QApplication.topLevelWidgets()), timeout=5000)
+    print_dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QPrintDialog) and w.isVisible())
     pdf = tmp_path / "codes.pdf"
-    printer.setOutputFileName(str(pdf))
-    codes_view.print_to(printer)
+    printers = print_dialog.findChild(QComboBox, "printers")
+    printers.setCurrentIndex(printers.findText("Print to File (PDF)"))  # offered even with no printer installed
+    print_dialog.findChild(QLineEdit, "filename").setText(str(pdf))  # what the person types as the file
+    print_dialog.accept()
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
+    import subprocess
+
+    page = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "OmniDesk backup codes" in page and "grace" in page
+    assert all(code in page for code in shown), "every code is on the printed page"
     inspection.grab(wizard, "enrolment-3-backup-codes")
     wizard.codes_page.saved.setChecked(True)
     assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()

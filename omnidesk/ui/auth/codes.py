@@ -6,7 +6,7 @@ import html
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QTextDocument
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from omnidesk.auth import totp
 
@@ -76,7 +76,7 @@ class BackupCodesView(QWidget):
         """Render the codes on `printer` (a QPrinter: paper, or PDF with setOutputFileName)."""
         self.document().print_(printer)
 
-    def open_print_dialog(self) -> None:
+    def open_print_dialog(self):
         from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
@@ -85,4 +85,5 @@ class BackupCodesView(QWidget):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         # Kept alive by the dialog; "Print to File (PDF)" is one of the printers offered.
         dialog.accepted.connect(lambda p=printer: self.print_to(p))
-        dialog.open()
+        QDialog.open(dialog)  # QPrintDialog.open() in PySide6 wants a receiver; the plain QDialog one does not
+        return dialog
