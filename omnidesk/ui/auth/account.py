@@ -26,6 +26,7 @@ class BackupCodesDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("backupCodesDialog")
         self.setWindowTitle("New backup codes")
+        self.setMinimumWidth(440)
         self.codes = BackupCodesView(username)
         self.codes.set_codes(codes)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -48,6 +49,7 @@ class DisableTwoFactorDialog(QDialog):
         self.session = session
         self.setObjectName("disableTwoFactorDialog")
         self.setWindowTitle("Turn off two-factor authentication")
+        self.setMinimumWidth(440)
         self.code = QLineEdit(objectName="disableCode", placeholderText="123456", maxLength=7)
         self.message = QLabel("", objectName="formError", wordWrap=True)
         self.message.hide()
@@ -76,6 +78,7 @@ class DisableTwoFactorDialog(QDialog):
             self.message.setText(str(exc))
             self.message.show()
             self.code.clear()
+            self.adjustSize()  # room for the message
 
         ops.mutate(self, lambda: session.disable_two_factor(code), lambda _r: self.accept(),
                    "Two-factor authentication is off", failed)
