@@ -53,6 +53,7 @@ class TemporaryPasswordDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("temporaryPasswordDialog")
         self.setWindowTitle("Temporary password")
+        self.setMinimumWidth(480)
         self.password = password
         what = "The account is ready." if created else "The password was reset; their sessions have ended."
         self.value = QLabel(password, objectName="plusCode")
