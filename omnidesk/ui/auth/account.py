@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from omnidesk.auth import totp
 from omnidesk.errors import ServiceError
 from omnidesk.ui import ops
 from omnidesk.ui.auth.codes import BackupCodesView
