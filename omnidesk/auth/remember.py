@@ -1,4 +1,4 @@
-""""Remember me" for the login dialog: the last username and server, in the OS keyring only.
+"""The login dialog's "Remember me": the last username and server, in the OS keyring only.
 
 Nothing else is ever stored (no password, no code, no token). Where the keyring library finds no
 secure backend (the "fail" or "null" backends, or one that writes plain text files), nothing is
