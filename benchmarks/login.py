@@ -94,12 +94,14 @@ def one_run(app, settings, workstation, username: str, secret: str) -> tuple[flo
 
     code_started = time.perf_counter()
     signed_in_at = []
-    dialog.signed_in.connect(lambda _s: signed_in_at.append(time.perf_counter()))
+    # Connected after the launcher's own slot, so the workspaces exist when this runs.
+    dialog.signed_in.connect(lambda _s: (signed_in_at.append(time.perf_counter()),
+                                         launcher.window.customers.first_rows_shown.connect(
+                                             lambda: shown.append(time.perf_counter()))))
     dialog.code.setText(code)
     dialog.code.textEdited.emit(code)  # the sixth digit submits
     if not inspection.wait_until(lambda: launcher.window.customers is not None, 20):
         raise RuntimeError(f"no session: {dialog.code_message.text()}")
-    launcher.window.customers.first_rows_shown.connect(lambda: shown.append(time.perf_counter()))
     if not inspection.wait_until(lambda: bool(shown), 20):
         raise RuntimeError("the customers never showed")
     code_step = signed_in_at[0] - code_started
