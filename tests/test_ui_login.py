@@ -355,3 +355,21 @@ def test_when_the_database_ends_the_session_the_app_asks_to_sign_in_again(qtbot,
     assert launcher.login.notice.text().startswith("Your session has ended")
     inspection.grab(launcher.login, "login-session-ended")
     launcher.stop_watching()
+
+
+def test_on_a_new_database_the_dialog_points_to_the_password_printed_in_the_terminal(qtbot, db, tmp_path, capsys):
+    from omnidesk.ui.app import Workstation
+
+    settings = Settings(database_url=db.url, data_dir=tmp_path, config_file=tmp_path / "c.toml")
+    launcher = Launcher(QApplication.instance(), settings, quit=lambda _code=0: None)
+    launcher.window.show()
+    launcher.connected(Workstation(helpers.url(db), db.display_name, helpers.suffix(db), ("admin", "Ab3#Cd4%Ef5&")))
+    assert "password: Ab3#Cd4%Ef5&" in capsys.readouterr().out
+    dialog = launcher.login
+    qtbot.waitUntil(dialog.isVisible, timeout=5000)
+    assert dialog.notice.isVisibleTo(dialog)
+    assert dialog.notice.text() == ("This database is new. Sign in as “admin” with the temporary password printed in "
+                                    "the terminal that started OmniDesk.")
+    assert "Ab3#" not in dialog.notice.text(), "the password itself is never shown in the window"
+    assert dialog.username.text() == "admin"
+    inspection.grab(dialog, "login-new-database")

@@ -115,13 +115,15 @@ class Launcher:
     def connected(self, workstation: Workstation) -> None:
         self.workstation = workstation
         self.window.database_label.setText(f"Database: {workstation.server}")
-        notice = ""
-        if workstation.first_admin is not None:
-            username, password = workstation.first_admin
-            announce_first_admin(username, password)
-            notice = (f"This database is new. Sign in as “{username}” with the temporary password printed in "
-                      "the terminal that started OmniDesk.")
-        self.ask_to_sign_in(notice)
+        if workstation.first_admin is None:
+            self.ask_to_sign_in()
+            return
+        username, password = workstation.first_admin
+        announce_first_admin(username, password)
+        self.ask_to_sign_in(f"This database is new. Sign in as “{username}” with the temporary password printed in "
+                            "the terminal that started OmniDesk.")
+        self.login.username.setText(username)
+        self.login.password.setFocus()
 
     def ask_to_sign_in(self, notice: str = "") -> None:
         from omnidesk.ui.auth.login import LoginDialog
