@@ -37,6 +37,13 @@ def _say(label: QLabel, text: str) -> None:
     label.setVisible(bool(text))
 
 
+def _caption(text: str, field: QWidget) -> QLabel:
+    """A field's caption; its & letter (Alt+letter) moves the focus to the field."""
+    label = QLabel(text)
+    label.setBuddy(field)
+    return label
+
+
 def _heading(text: str) -> QLabel:
     return QLabel(text, objectName="placeholderTitle")
 
@@ -76,7 +83,7 @@ class LoginDialog(QDialog):
         self.username = QLineEdit(objectName="username", placeholderText="Username")
         self.password = QLineEdit(objectName="password", placeholderText="Password",
                                   echoMode=QLineEdit.EchoMode.Password)
-        self.remember = QCheckBox("Remember my username on this computer", objectName="rememberMe")
+        self.remember = QCheckBox("Re&member my username on this computer", objectName="rememberMe")
         self.keyring_note = QLabel("", objectName="fieldHint", wordWrap=True)
         self.keyring_note.hide()
         self.password_message = _message_label("Sign-in message")
@@ -93,9 +100,9 @@ class LoginDialog(QDialog):
         layout.addWidget(QLabel(f"Database: {self.server}", objectName="fieldHint"))
         layout.addWidget(self.notice)
         layout.addSpacing(8)
-        layout.addWidget(QLabel("Username"))
+        layout.addWidget(_caption("&Username", self.username))
         layout.addWidget(self.username)
-        layout.addWidget(QLabel("Password"))
+        layout.addWidget(_caption("&Password", self.password))
         layout.addWidget(self.password)
         layout.addWidget(self.remember)
         layout.addWidget(self.keyring_note)
@@ -148,9 +155,9 @@ class LoginDialog(QDialog):
             f"At least {MIN_LENGTH} characters, with an upper-case letter, a lower-case letter, a digit and a "
             "symbol, and not containing your username.", objectName="fieldHint", wordWrap=True))
         layout.addSpacing(6)
-        layout.addWidget(QLabel("New password"))
+        layout.addWidget(_caption("&New password", self.new_password))
         layout.addWidget(self.new_password)
-        layout.addWidget(QLabel("Repeat the new password"))
+        layout.addWidget(_caption("&Repeat the new password", self.repeat_password))
         layout.addWidget(self.repeat_password)
         layout.addWidget(self.change_message)
         layout.addStretch(1)
