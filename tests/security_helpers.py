@@ -58,3 +58,28 @@ def set_clock(db, offset_sql: str) -> None:
 
 def raw(db, username: str, password: str) -> psycopg.Connection:
     return psycopg.connect(conninfo(db, username, password), autocommit=True)
+
+
+def memory_keyring():
+    """A secure-looking keyring that keeps its entries in a dict, for keyring.set_keyring in tests."""
+    from keyring.backend import KeyringBackend
+    from keyring.errors import PasswordDeleteError
+
+    class InMemoryKeyring(KeyringBackend):
+        priority = 1
+
+        def __init__(self):
+            super().__init__()
+            self.entries: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service, username):
+            return self.entries.get((service, username))
+
+        def set_password(self, service, username, password):
+            self.entries[(service, username)] = password
+
+        def delete_password(self, service, username):
+            if self.entries.pop((service, username), None) is None:
+                raise PasswordDeleteError(username)
+
+    return InMemoryKeyring()

@@ -34,8 +34,12 @@ def main_windows() -> list[MainWindow]:
 
 def test_run_gui_shows_the_window_then_the_customers_and_quits_when_asked(qtbot, db, admin, tmp_path, monkeypatch, capsys):
     from omnidesk.customers import service
+    from tests import security_helpers
 
     service.create_customer(db, admin, name="Acme")
+    # The benchmark's way in: a staff member who needs no second factor, named in the environment.
+    monkeypatch.setenv("OMNIDESK_USERNAME", "bench")
+    monkeypatch.setenv("OMNIDESK_PASSWORD", security_helpers.make_user(db, admin, "bench", ["Support"]))
     monkeypatch.setenv("OMNIDESK_EXIT_WHEN_READY", "1")
     seen_before_ready = []
     QTimer.singleShot(0, lambda: seen_before_ready.extend(w.database_label.text() for w in main_windows()))
@@ -43,6 +47,9 @@ def test_run_gui_shows_the_window_then_the_customers_and_quits_when_asked(qtbot,
     assert code == 0
     assert seen_before_ready == ["Database: connecting…"], "the window was shown before the database was open"
     assert capsys.readouterr().out.startswith("ready after ")
+    with db.read() as s:  # quitting ends the staff session in the database
+        assert s.scalar(text("SELECT count(*) FROM staff_session WHERE ended_at IS NULL")) == 0
+        assert s.scalar(text("SELECT count(*) FROM staff_session")) == 1
 
 
 def test_a_database_newer_than_the_app_is_refused_with_a_clear_message(qtbot, db, tmp_path):

@@ -145,6 +145,57 @@ class StaffSession:
             self.db.session_token = None
             self.db.dispose()
 
+    def still_open(self) -> bool:
+        """False once the database ended this session (8 hours idle, signed out elsewhere, reset by an admin)."""
+        from omnidesk.errors import SessionEnded
+
+        try:
+            call(self.db, "SELECT omnidesk_require_session()")
+        except SessionEnded:
+            return False
+        return True
+
+    # --- "My account": what a signed-in user does about their own second factor ---
+
+    @property
+    def username(self) -> str:
+        return self.actor.username
+
+    def login_state(self) -> LoginState:
+        """Whether this user has a second factor and whether their roles require one."""
+        return _login_state(self.db)
+
+    def confirm_password(self, password: str) -> None:
+        """WrongCredentials unless `password` is this user's current one (PostgreSQL checks it)."""
+        check_password(self.db, password)
+
+    def begin_enrolment(self) -> Enrolment:
+        """A new secret and backup codes; the old second factor keeps working until confirmed."""
+        secret = totp.new_secret()
+        call(self.db, "SELECT omnidesk_enrol_begin(:s)", {"s": secret})
+        return Enrolment(secret, totp.provisioning_uri(secret, self.username), tuple(totp.new_backup_codes()))
+
+    def confirm_enrolment(self, enrolment: Enrolment, code: str) -> StaffSession:
+        result = call(
+            self.db, "SELECT omnidesk_enrol_confirm(:c, :b)", {"c": code, "b": list(enrolment.backup_codes)}
+        )
+        result = result if isinstance(result, dict) else json.loads(result)
+        if not result.get("ok"):
+            raise WrongCode(result.get("message", "Wrong code.").rstrip(".") + ".")
+        return self
+
+    def regenerate_backup_codes(self) -> tuple[str, ...]:
+        """10 new backup codes (returned once); the old ones stop working."""
+        codes = tuple(totp.new_backup_codes())
+        call(self.db, "SELECT omnidesk_regenerate_backup_codes(:b)", {"b": list(codes)})
+        return codes
+
+    def disable_two_factor(self, code: str) -> None:
+        """Turn the second factor off, proved by a current code; refused where the roles require it."""
+        if totp.code_kind(code) != "totp":
+            raise NotACode("Enter the 6 digits your authenticator app shows now.")
+        call(self.db, "SELECT omnidesk_disable_two_factor(:c)", {"c": code})
+
 
 @dataclass(frozen=True)
 class Enrolment:
@@ -203,6 +254,10 @@ class StaffLogin:
             self.db, "SELECT omnidesk_enrol_confirm(:c, :b)", {"c": code, "b": list(enrolment.backup_codes)}
         )
         return self._session_from(result)
+
+    def confirm_password(self, password: str) -> None:
+        """WrongCredentials unless `password` is this user's current one (PostgreSQL checks it)."""
+        check_password(self.db, password)
 
     def abandon(self) -> None:
         self.db.dispose()
@@ -272,6 +327,17 @@ def sign_in(url: str, username: str, password: str, *, role_suffix: str | None =
             "try again then or ask an administrator to unlock it."
         )
     return StaffLogin(url, username, password, db, state)
+
+
+def check_password(db: Database, password: str) -> None:
+    """Connect once more as the login role of `db` with `password`: WrongCredentials when PostgreSQL refuses it."""
+    conninfo = make_url(db.url).set(drivername="postgresql", password=password).render_as_string(hide_password=False)
+    try:
+        psycopg.connect(conninfo, connect_timeout=10, application_name="omnidesk").close()
+    except psycopg.OperationalError as exc:
+        if _is_auth_failure(exc):
+            raise WrongCredentials("That is not your current password.") from None
+        raise DatabaseUnavailable(f"The database could not be reached: {first_line(exc, 'no answer')}") from exc
 
 
 def _is_auth_failure(exc: psycopg.OperationalError) -> bool:

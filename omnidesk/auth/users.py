@@ -276,3 +276,10 @@ def init_admin(db) -> tuple[str, str]:
     password = temporary_password()
     login = call(db, "SELECT omnidesk_init_builtin_admin(:v)", {"v": scram_verifier(password)})
     return login, password
+
+
+def builtin_admin_has_login(db) -> bool:
+    """Whether the built-in administrator was given a login yet (read as the database owner)."""
+    with db.read() as s:
+        login = s.scalar(select(StaffUser.login_role).where(StaffUser.is_builtin, StaffUser.username == "admin"))
+    return login is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
@@ -14,6 +15,8 @@ from omnidesk.ui.main_window import MainWindow
 
 STYLESHEET = Path(__file__).resolve().parents[2] / "resources" / "omnidesk.qss"
 EXIT_WHEN_READY = "OMNIDESK_EXIT_WHEN_READY"
+USERNAME_ENV = "OMNIDESK_USERNAME"  # with EXIT_WHEN_READY only: who the benchmark signs in as
+PASSWORD_ENV = "OMNIDESK_PASSWORD"
 
 
 def apply_stylesheet(app: QApplication) -> None:
@@ -24,20 +27,60 @@ def apply_stylesheet(app: QApplication) -> None:
         pass  # an installed copy without resources/ still works, in the plain Fusion look
 
 
-def connect(settings):
-    """On a worker thread: open (and if needed start, upgrade) the database and load who we act as."""
-    from omnidesk.auth import builtin_admin
+@dataclass(frozen=True)
+class Workstation:
+    """What the login dialog needs about the database this workstation uses."""
+
+    url: str  # the configured URL; signing in replaces its user and password with the staff member's
+    server: str  # how the dialog and the status bar name it
+    role_suffix: str
+    first_admin: tuple[str, str] | None = None  # (username, temporary password) when just created
+
+
+def connect(settings) -> Workstation:
+    """On a worker thread: open (and if needed start, upgrade) the database, as its owner, and find
+    how staff sign in to it. On the embedded database the built-in administrator gets a login the
+    first time (its temporary password goes to the terminal, once). The owner connection is closed:
+    the window shows data only to a signed-in staff member.
+    """
+    from sqlalchemy import text
+
+    from omnidesk.auth import users
     from omnidesk.db import open_database
 
     db = open_database(settings)
-    actor = builtin_admin(db)
-    import omnidesk.ui.customers.workspace  # noqa: F401  (load the screens' modules off the GUI thread too)
+    try:
+        first_admin = None
+        if settings.database_url is None and not users.builtin_admin_has_login(db):
+            _login, password = users.init_admin(db)
+            first_admin = ("admin", password)
+        with db.read() as s:
+            suffix = s.scalar(text("SELECT role_suffix FROM security_config"))
+        workstation = Workstation(db.url, db.display_name, suffix, first_admin)
+    finally:
+        db.dispose()
+    import omnidesk.auth.session  # noqa: F401  (load sign-in and the screens' modules off the GUI thread too)
+    import omnidesk.ui.auth.login  # noqa: F401
+    import omnidesk.ui.customers.workspace  # noqa: F401
     import omnidesk.ui.inventory.workspace  # noqa: F401
     import omnidesk.ui.live  # noqa: F401
     import omnidesk.ui.products.workspace  # noqa: F401
     import omnidesk.ui.services.renewals  # noqa: F401
 
-    return db, actor
+    return workstation
+
+
+def announce_first_admin(username: str, password: str) -> str:
+    """The lines printed once on the terminal when a new embedded database's administrator is created."""
+    text = (
+        "\nOmniDesk: this new database's administrator can now sign in (shown once, not stored):\n"
+        f"  username: {username}\n"
+        f"  password: {password}\n"
+        "  This password is temporary: the first sign-in asks for a new one, then sets up two-factor\n"
+        "  authentication with an authenticator app. Lost it? `omnidesk user reset-password admin`.\n"
+    )
+    print(text, flush=True)
+    return text
 
 
 def _process_age_ms() -> float:
@@ -52,37 +95,113 @@ def _process_age_ms() -> float:
         return (time.time() - psutil.Process().create_time()) * 1000
 
 
-def run_gui(argv: list[str], settings) -> int:
-    """Run the GUI until its window closes; returns the process exit code.
+class Launcher:
+    """The window first, then the database (on a worker), then the login dialog; after sign-in the
+    workspaces attach as the signed-in staff member. Sign out ends the session and asks again."""
 
-    With OMNIDESK_EXIT_WHEN_READY=1 it prints how long the start took and quits as soon as the
-    main window shows its first customers (for benchmarks/cold_start.py).
-    """
-    app = QApplication.instance() or QApplication(argv)
-    app.setApplicationName("OmniDesk")
-    app.setApplicationDisplayName("OmniDesk")
-    apply_stylesheet(app)
-    window = MainWindow(profile=settings.profile)
-    window.show()
-    shown_ms = _process_age_ms()
-    exit_when_ready = os.environ.get(EXIT_WHEN_READY) == "1"
-    outcome = {"code": 0}
+    def __init__(self, app: QApplication, settings, *, exit_when_ready: bool = False, quit=None):
+        self.app, self.settings, self.exit_when_ready = app, settings, exit_when_ready
+        self.quit = quit or app.exit  # tests pass their own: exit() with no event loop upsets the next test
+        self.workstation: Workstation | None = None
+        self.window = MainWindow(profile=settings.profile)
+        self.login = None
+        self.outcome = 0
+        self._watching = False  # for errors that mean the database ended the session
 
-    def ready() -> None:
-        print(f"ready after {_process_age_ms():.0f} ms (window shown after {shown_ms:.0f} ms)", flush=True)
-        app.exit(0)
+    def start(self) -> None:
+        self.window.show()
+        ops.query(self.window, lambda: connect(self.settings), self.connected, self.failed)
 
-    def connected(result) -> None:
-        db, actor = result
-        window.attach(db, actor)
-        if exit_when_ready:
-            window.customers.first_rows_shown.connect(ready)
+    def connected(self, workstation: Workstation) -> None:
+        self.workstation = workstation
+        self.window.database_label.setText(f"Database: {workstation.server}")
+        if workstation.first_admin is None:
+            self.ask_to_sign_in()
+            return
+        username, password = workstation.first_admin
+        announce_first_admin(username, password)
+        self.ask_to_sign_in(f"This database is new. Sign in as “{username}” with the temporary password printed in "
+                            "the terminal that started OmniDesk.")
+        self.login.username.setText(username)
+        self.login.password.setFocus()
 
-    def failed(exc: Exception) -> None:
+    def ask_to_sign_in(self, notice: str = "") -> None:
+        from omnidesk.ui.auth.login import LoginDialog
+
+        ws = self.workstation
+        self.window.show_startup_message("Sign in to see customers", "Sign in with your OmniDesk username and password.")
+        self.window.database_label.setText(f"Database: {ws.server}")
+        self.login = LoginDialog(ws.url, ws.server, ws.role_suffix, self.window, notice=notice)
+        self.login.signed_in.connect(self.signed_in)
+        self.login.rejected.connect(lambda: self.quit(self.outcome))
+        self.login.open()
+        if self.exit_when_ready:
+            self._sign_in_from_environment()
+
+    def _sign_in_from_environment(self) -> None:
+        """For benchmarks only (with OMNIDESK_EXIT_WHEN_READY=1): the dialog filled from
+        OMNIDESK_USERNAME and OMNIDESK_PASSWORD and submitted, as a person would."""
+        username, password = os.environ.get(USERNAME_ENV, ""), os.environ.get(PASSWORD_ENV, "")
+        if not username or not password:
+            print(f"{EXIT_WHEN_READY}=1 needs {USERNAME_ENV} and {PASSWORD_ENV} to sign in", file=sys.stderr, flush=True)
+            self.quit(1)
+            return
+        self.login.username.setText(username)
+        self.login.password.setText(password)
+        self.login.submit_password()
+
+    def signed_in(self, session) -> None:
+        self.login = None
+        self.window.attach(session.db, session.actor, session=session)
+        self.window.sign_out_requested.connect(lambda: self.sign_out())
+        ops.tracker().error_shown.connect(self._error_shown)
+        self._watching = True
+        if self.exit_when_ready:
+            self.window.customers.first_rows_shown.connect(self.ready)
+
+    def ready(self) -> None:
+        print(f"ready after {_process_age_ms():.0f} ms (window shown after {self.shown_ms:.0f} ms)", flush=True)
+        self.quit(0)
+
+    def _error_shown(self, _text: str) -> None:
+        """After any error: if it was because the database ended the session, ask to sign in again."""
+        session = self.window.session
+        if session is None or self.login is not None:
+            return
+        ops.query(self.window, session.still_open,
+                  lambda open_: None if open_ or self.window.session is not session else self.session_ended(),
+                  lambda _exc: None)
+
+    def stop_watching(self) -> None:
+        if self._watching:
+            self._watching = False
+            ops.tracker().error_shown.disconnect(self._error_shown)
+
+    def session_ended(self) -> None:
+        self.sign_out(notice="Your session has ended (8 hours without activity, or an administrator reset or "
+                             "locked your account). Sign in again to continue.")
+
+    def sign_out(self, notice: str = "") -> None:
+        """End the session in the database, close the window and open a fresh one with the login dialog."""
+        self.stop_watching()
+        old, session = self.window, self.window.session
+        old.shutdown(wait=False)
+        if session is not None:
+            ops.query(None, session.sign_out, None, lambda _exc: None)
+        self.window = MainWindow(profile=self.settings.profile)
+        self.window.setGeometry(old.geometry())
+        self.window.show()
+        old.db = None
+        old.close()
+        old.deleteLater()
+        self.ask_to_sign_in(notice)
+
+    def failed(self, exc: Exception) -> None:
         from omnidesk.db.embedded import EmbeddedServerError
         from omnidesk.db.engine import SchemaOutdated, SchemaTooNew
 
-        outcome["code"] = 1
+        self.outcome = 1
+        window = self.window
         if isinstance(exc, SchemaTooNew):
             title = "This database is newer than this OmniDesk"
         else:
@@ -91,20 +210,41 @@ def run_gui(argv: list[str], settings) -> int:
         as_is = isinstance(exc, (SchemaTooNew, SchemaOutdated, EmbeddedServerError))
         text, informative = ops.error_text(exc, as_is=as_is)
         window.show_startup_message(title, text if not informative else f"{text}: {informative}")
-        if exit_when_ready:
+        if self.exit_when_ready:
             print(f"{title}: {exc}", file=sys.stderr, flush=True)
-            app.exit(1)
+            self.quit(1)
             return
         box = ops.show_error(window, exc, title=title, application_modal=True, as_is=as_is)
-        box.finished.connect(lambda _r: app.exit(1))
+        box.finished.connect(lambda _r: self.quit(1))
 
-    ops.query(window, lambda: connect(settings), connected, failed)
+
+def run_gui(argv: list[str], settings) -> int:
+    """Run the GUI until its window closes; returns the process exit code.
+
+    With OMNIDESK_EXIT_WHEN_READY=1 it signs in as OMNIDESK_USERNAME / OMNIDESK_PASSWORD (a user
+    who needs no second factor), prints how long the start took and quits as soon as the main
+    window shows its first customers (for benchmarks/cold_start.py).
+    """
+    app = QApplication.instance() or QApplication(argv)
+    app.setApplicationName("OmniDesk")
+    app.setApplicationDisplayName("OmniDesk")
+    apply_stylesheet(app)
+    launcher = Launcher(app, settings, exit_when_ready=os.environ.get(EXIT_WHEN_READY) == "1")
+    launcher.start()
+    launcher.shown_ms = _process_age_ms()
     code = app.exec()
+    launcher.stop_watching()
+    window = launcher.window
+    session = window.session
     window.shutdown(wait=False)
-    ops.shutdown()
-    if window.db is not None:
+    if launcher.login is not None:
+        launcher.login.reject()
+    if session is not None:  # the session ends with the application, not 8 hours later
+        ops.query(None, session.sign_out, None, lambda _exc: None)
+    ops.shutdown()  # waits a little for operations still running, the sign-out among them
+    if session is None and window.db is not None:
         window.db.dispose()
-    return code or outcome["code"]
+    return code or launcher.outcome
 
 
-__all__ = ["run_gui"]
+__all__ = ["Launcher", "Workstation", "connect", "run_gui"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
+    QPushButton,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
     """Shown at once; `attach(db, actor)` fills it once the database is open."""
 
     TABS = ("Customers", "Billing", "Inventory", "Broadcast")
+    sign_out_requested = Signal()  # from the "My account" menu; the application signs out and asks again
 
     def __init__(self, profile: str = "staff", parent: QWidget | None = None):
         super().__init__(parent)
@@ -76,6 +78,9 @@ class MainWindow(QMainWindow):
         self.billing = None  # the issue-5 Billing tab, once attached
         self.catalog_live: LiveUpdates | None = None  # inventory and product changes from other workstations
         self.live: LiveUpdates | None = None
+        self.session = None  # the StaffSession when a staff member signed in (None for tests acting as an actor)
+        self.users = None  # the Users & Roles workspace, for holders of manage_users
+        self.account_menu = None
 
         self.tabs = QTabWidget(objectName="mainTabs")
         self.tabs.setDocumentMode(True)
@@ -103,8 +108,11 @@ class MainWindow(QMainWindow):
         tracker.message.connect(self._show_message)  # a bound method: disconnected when the window goes
         QShortcut(QKeySequence.StandardKey.Find, self, activated=self._focus_search)
 
-    def attach(self, db, actor, *, live: bool = True) -> None:
-        """Show the data of `db` as `actor`; `live` listens for changes made elsewhere."""
+    def attach(self, db, actor, *, live: bool = True, session=None) -> None:
+        """Show the data of `db` as `actor`; `live` listens for changes made elsewhere.
+
+        `session` (a StaffSession, whose db and actor these are) adds the "My account" menu.
+        """
         # Imported here, not at the top: the window must show before SQLAlchemy and friends load.
         from omnidesk.ui.customers.workspace import CustomersWorkspace
         from omnidesk.ui.live import LiveUpdates
@@ -121,6 +129,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(current)
         self._attach_catalog(db, actor)
         self._attach_billing(db, actor)
+        self._attach_users(db, actor, session)
         self.database_label.setText(f"Database: {db.display_name}")
         self.user_label.setText(f"User: {actor.username}")
         if self.live is not None:
@@ -176,6 +185,25 @@ class MainWindow(QMainWindow):
         if current is not None and self.tabs.indexOf(current) >= 0:
             self.tabs.setCurrentWidget(current)
         self.billing.start_outbox_sender()
+
+    def _attach_users(self, db, actor, session) -> None:
+        """The Users & Roles tab for holders of manage_users; the "My account" menu for a signed-in staff member."""
+        if actor.can("manage_users"):
+            from omnidesk.ui.users.workspace import UsersWorkspace
+
+            self.users = UsersWorkspace(db, actor)
+            self.tabs.addTab(self.users, "Users && Roles")
+        if session is not None:
+            from omnidesk.ui.auth.account import AccountMenu
+
+            self.session = session
+            self.account_menu = AccountMenu(session, self)
+            self.account_menu.sign_out_requested.connect(self.sign_out_requested)
+            self.menuBar().addMenu(self.account_menu)
+            sign_out = QPushButton("Sign out", objectName="signOutButton", flat=True)
+            sign_out.clicked.connect(self.sign_out_requested)
+            self.statusBar().addPermanentWidget(sign_out)
+            self.user_label.setToolTip("Signed in; “My account” has two-factor settings and Sign out")
 
     def show_startup_message(self, title: str, text: str) -> None:
         self.tabs.removeTab(0)

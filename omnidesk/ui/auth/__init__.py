@@ -1,0 +1,1 @@
+"""Signing in, two-factor enrolment and the "My account" menu."""
