@@ -2,7 +2,7 @@
 saved zones, and the two-person-rule setting; the approval rules live in broadcast_0009.sql.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 import json
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

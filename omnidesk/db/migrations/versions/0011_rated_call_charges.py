@@ -6,14 +6,14 @@ twice never bills them twice (a call whose charge was voided may be posted again
 record invoice payments may also run the e-mail outbox sender, which marks rows sent or retried.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ on every call, and policy gates the planner took for coin tosses, so it chose sl
 staff. See omnidesk/db/sql/rls_cost_0012.sql for each change; what a user may see does not change.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 """
 
 import re
@@ -15,7 +15,7 @@ from importlib import resources
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
