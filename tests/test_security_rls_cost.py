@@ -53,3 +53,13 @@ def test_0012_goes_down_to_the_original_forms_and_up_again(db):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     assert "omnidesk_sees_all('view_customer'" in _policies(db)[("customer", "staff_view_own")]
+
+
+def test_regenerating_the_grants_keeps_staff_able_to_log_what_they_do(db, admin):
+    with db.engine.begin() as conn:
+        conn.execute(text("SELECT omnidesk_apply_all_grants()"))
+    session, _ = signed_in(db, admin, "sam", ["Support"])
+    customer = cs.create_customer(session.db, session.actor, name="Logged Ltd", account_type="business")
+    activity = cs.list_activity(db, admin, customer.id)
+    assert [(a.actor_name, a.action) for a in activity][:1] == [("sam", "created")]
+    session.sign_out()

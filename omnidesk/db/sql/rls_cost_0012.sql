@@ -1,4 +1,5 @@
--- Row-level security at a lower price (migration 0012). Behaviour is unchanged; three costs go:
+-- Row-level security at a lower price (migration 0012). Behaviour is unchanged; three costs go
+-- (and one grant stops being lost, at the end):
 --
 -- 1. omnidesk_is_system() read the pg_tables view on every call. Inside a SECURITY DEFINER
 --    function current_user is the function's owner, who is the owner of every OmniDesk table,
@@ -92,6 +93,29 @@ BEGIN
                                       '((SELECT omnidesk_sees_all(''\1'')) IS NOT NULL)', 'g'));
     END LOOP;
 END $$;
+
+-- Regenerating every grant used to drop the one column grant made outside it: staff read back the
+-- id and time of their own activity-log entry (activity.record inserts RETURNING both), so after
+-- any migration that regenerated grants, a staff member's first logged action failed. It is part
+-- of the regeneration now, and regenerated here for what earlier migrations dropped.
+CREATE OR REPLACE FUNCTION omnidesk_apply_all_grants() RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    staff text := omnidesk_staff_group();
+    r record;
+BEGIN
+    FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP
+        EXECUTE format('REVOKE ALL ON TABLE %I FROM PUBLIC', r.tablename);
+        EXECUTE format('REVOKE ALL ON TABLE %I FROM %I', r.tablename, staff);
+    END LOOP;
+    EXECUTE format('GRANT SELECT ON TABLE permission, role, role_permission, user_role, staff_user, permission_grant TO %I', staff);
+    EXECUTE format('GRANT INSERT ON TABLE activity_log TO %I', staff);
+    EXECUTE format('GRANT SELECT (id, occurred_at) ON TABLE activity_log TO %I', staff);
+    FOR r IN SELECT id FROM role LOOP
+        PERFORM omnidesk_apply_role_grants(r.id);
+    END LOOP;
+END $$;
+SELECT omnidesk_apply_all_grants();
 
 REVOKE ALL ON FUNCTION omnidesk_sees_all(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION omnidesk_session_gate() FROM PUBLIC;

@@ -4,6 +4,8 @@ Staff searching customers paid 43-56 % more than the owner for the same query (b
 security.py): a catalog view read on every permission check, a permission query planned again
 on every call, and policy gates the planner took for coin tosses, so it chose slower plans for
 staff. See omnidesk/db/sql/rls_cost_0012.sql for each change; what a user may see does not change.
+It also makes regenerating the grants keep staff's read-back of their own activity-log entry,
+which every earlier regeneration silently dropped.
 
 Revision ID: 0012
 Revises: 0011
@@ -19,7 +21,8 @@ down_revision = "0011"
 branch_labels = None
 depends_on = None
 
-RESTORED = ("omnidesk_is_system", "omnidesk_has", "omnidesk_secure_tables", "omnidesk_add_own_policy")
+RESTORED = ("omnidesk_is_system", "omnidesk_has", "omnidesk_secure_tables", "omnidesk_add_own_policy",
+            "omnidesk_apply_all_grants")
 
 
 def _sql(name: str) -> str:
