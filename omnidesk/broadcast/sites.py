@@ -226,11 +226,10 @@ def targets_for(sites: Iterable[Site], peers: Mapping[str, str]) -> tuple[dict[s
             if protocol is None:
                 continue
             mapped = True
-            target = sector.target(protocol)
-            key = (sector.peer, repr(sorted(target.items())))
+            key = (sector.peer, sector.mcc, sector.mnc, sector.lac_tac, None if protocol == "sbcap" else sector.ci)
             if key not in seen:
                 seen.add(key)
-                targets.setdefault(sector.peer, []).append(target)  # type: ignore[arg-type]
+                targets.setdefault(sector.peer, []).append(sector.target(protocol))  # type: ignore[arg-type]
         if not mapped:
             unmapped.append(site.name)
     return targets, unmapped
