@@ -186,3 +186,16 @@ def test_no_one_can_delete_history(db, people):
     with db.read() as s:
         assert s.scalar(text("SELECT count(*) FROM broadcast_message")) == 1
         assert s.scalar(text("SELECT count(*) FROM broadcast_event WHERE event = 'submitted'")) == 1
+
+
+def test_every_status_change_is_notified_to_other_workstations(db, people):
+    clock = Clock(db)
+    carol, carol_totp = people["carol"]
+    with psycopg.connect(db.raw_connection_string(), autocommit=True) as listener:
+        listener.execute("LISTEN omnidesk_broadcast")
+        with _connect(db, "carol", carol) as conn:
+            message_id = _draft(conn, _template_id(db))
+            _submit(conn, message_id, clock.code(carol_totp))
+        notices = [json.loads(n.payload) for n in listener.notifies(timeout=5, stop_after=2)]
+    assert notices == [{"table": "broadcast_message", "op": "INSERT", "id": message_id, "status": "draft"},
+                       {"table": "broadcast_message", "op": "UPDATE", "id": message_id, "status": "pending_approval"}]

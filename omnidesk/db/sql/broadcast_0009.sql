@@ -347,6 +347,17 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Other workstations follow messages on one channel, as they follow the engine on 'omnidesk_cbc' (0002).
+CREATE FUNCTION omnidesk_notify_broadcast_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('omnidesk_broadcast', json_build_object(
+        'table', TG_TABLE_NAME, 'op', TG_OP, 'id', NEW.id, 'status', NEW.status)::text);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER broadcast_message_notify AFTER INSERT OR UPDATE ON broadcast_message
+    FOR EACH ROW EXECUTE FUNCTION omnidesk_notify_broadcast_change();
 CREATE TRIGGER broadcast_message_guard BEFORE INSERT OR UPDATE ON broadcast_message
     FOR EACH ROW EXECUTE FUNCTION omnidesk_broadcast_message_guard();
 CREATE TRIGGER broadcast_message_keep BEFORE DELETE ON broadcast_message
