@@ -82,6 +82,14 @@ def test_the_identifier_comes_from_the_template_and_a_message_starts_as_a_draft(
     assert row["created_by"] == people["carol"][0].actor.user_id
 
 
+def test_a_temporary_table_named_like_the_templates_cannot_change_the_identifier(db, people):
+    with _connect(db, "carol", people["carol"][0]) as conn:
+        conn.execute("CREATE TEMPORARY TABLE broadcast_template (id integer, message_identifier integer)")
+        conn.execute("INSERT INTO broadcast_template VALUES (%s, 4370)", [_template_id(db)])
+        message_id = _draft(conn, _template_id(db))
+    assert _row(db, message_id)["message_identifier"] == 4371
+
+
 def test_a_user_without_create_cbc_message_cannot_insert_a_message(db, people):
     with _connect(db, "alice", people["alice"][0]) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for table broadcast_message"):
@@ -177,6 +185,9 @@ def test_no_one_can_delete_history(db, people):
             conn.execute("DELETE FROM broadcast_message WHERE id = %s", [message_id])
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
             conn.execute("DELETE FROM broadcast_event")
+        # nor can anyone forge the steps the approval functions write
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="written by the database itself"):
+            conn.execute("INSERT INTO broadcast_event (message_id, event) VALUES (%s, 'approved')", [message_id])
     # Not even the owner of the tables (the CLI's connection) can delete or rewrite it.
     for sql in ("DELETE FROM broadcast_message", "DELETE FROM broadcast_event", "TRUNCATE broadcast_event CASCADE",
                 "UPDATE broadcast_event SET event = 'nothing'"):
