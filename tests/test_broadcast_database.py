@@ -210,3 +210,45 @@ def test_every_status_change_is_notified_to_other_workstations(db, people):
         notices = [json.loads(n.payload) for n in listener.notifies(timeout=5, stop_after=2)]
     assert notices == [{"table": "broadcast_message", "op": "INSERT", "id": message_id, "status": "draft"},
                        {"table": "broadcast_message", "op": "UPDATE", "id": message_id, "status": "pending_approval"}]
+
+
+def test_a_colleague_at_the_same_workstation_approves_with_their_own_code(db, people):
+    clock = Clock(db)
+    carol, carol_totp = people["carol"]
+    _, alice_totp = people["alice"]
+    with _connect(db, "carol", carol) as conn:
+        message_id = _draft(conn, _template_id(db))
+        _submit(conn, message_id, clock.code(carol_totp))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="needs the approve_cbc_message"):
+            _decide(conn, message_id, "approve", clock.code(carol_totp), approver="carol")
+        refused = _decide(conn, message_id, "approve", clock.code(carol_totp), approver="alice")
+        assert refused["error"] == "wrong_code"  # carol's code is not alice's
+        assert _decide(conn, message_id, "approve", clock.code(alice_totp), approver="alice")["status"] == "approved"
+    assert _row(db, message_id)["approver"] == "alice"
+
+
+def test_when_the_engine_ends_the_warning_its_message_expires_or_is_cancelled(db, admin):
+    with db.transaction() as s:
+        s.execute(text("UPDATE broadcast_setting SET two_person_rule = false"))
+        ids = []
+        for _ in range(2):
+            message_id = s.execute(text(
+                "INSERT INTO broadcast_message (template_id, message_identifier, repetition_period, texts, created_by, "
+                "status, approved_by) VALUES (:t, 0, 60, '[{\"language\": \"en\", \"text\": \"x\"}]', :a, 'approved', :a) "
+                "RETURNING id"), {"t": _template_id(db), "a": admin.user_id}).scalar()
+            warning_id = s.execute(text(
+                "INSERT INTO cbc_warning (message_identifier, message_code, repetition_period, texts, state) "
+                "VALUES (4371, :c, 60, '[{\"text\": \"x\"}]', 'active') RETURNING id"), {"c": message_id}).scalar()
+            s.execute(text("UPDATE broadcast_message SET status = 'active', warning_id = :w WHERE id = :m"),
+                      {"w": warning_id, "m": message_id})
+            ids.append((message_id, warning_id))
+    with db.transaction() as s:
+        s.execute(text("UPDATE cbc_warning SET state = 'expired', finished_at = now() WHERE id = :w"), {"w": ids[0][1]})
+        s.execute(text("UPDATE cbc_warning SET state = 'stopped', reason = 'stopped on the BSC' WHERE id = :w"),
+                  {"w": ids[1][1]})
+    assert _row(db, ids[0][0])["status"] == "expired" and _row(db, ids[0][0])["finished_at"] is not None
+    assert _row(db, ids[1][0])["status"] == "cancelled"
+    with db.read() as s:
+        events = s.execute(text("SELECT message_id, event, actor_name FROM broadcast_event ORDER BY id")).all()
+    assert [tuple(e) for e in events] == [(ids[0][0], "expired", "cell broadcast centre"),
+                                          (ids[1][0], "stopped", "cell broadcast centre")]
