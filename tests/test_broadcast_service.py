@@ -257,3 +257,16 @@ def test_the_monitor_flags_a_peer_whose_link_went_down(db, admin, broadcast_netw
     flagged = _until(lambda: bs.get_message(db, admin, message.id), lambda m: m.offline_peers)
     by_peer = {p["peer"]: p for p in flagged.results()["peers"]}
     assert flagged.offline_peers == ("bsc1",) and by_peer["bsc1"]["offline"] and not by_peer["mme1"]["offline"]
+
+
+def test_history_filters_by_status_text_and_creator(db, admin):
+    flood = bs.create_message(db, admin, template="Flood", texts={"en": "FLOOD WARNING. River Msimbazi."})
+    drill = bs.create_message(db, admin, template="Exercise")
+    bs.stop(db, admin, drill.id)  # a draft is archived, never deleted
+    assert [m.id for m in bs.history(db, admin)] == [drill.id, flood.id]
+    assert [m.id for m in bs.history(db, admin, status="cancelled")] == [drill.id]
+    assert [m.id for m in bs.history(db, admin, search="msimbazi")] == [flood.id]
+    assert [m.id for m in bs.history(db, admin, creator="admin")] == [drill.id, flood.id]
+    assert bs.history(db, admin, creator="nobody") == []
+    with pytest.raises(ValidationError, match="A status is one of draft"):
+        bs.history(db, admin, status="deleted")
