@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--layout", choices=CBSP_LAYOUTS, help=layout_help)
     decode.add_argument("hex", nargs="+", metavar="HEX", help="the message's octets in hex")
     decode.set_defaults(run=cbc_decode)
-    from omnidesk import cli_billing, cli_cbc, cli_inventory, cli_provision, cli_rating, cli_users
+    from omnidesk import cli_billing, cli_broadcast, cli_cbc, cli_inventory, cli_provision, cli_rating, cli_users
 
     cli_cbc.add_commands(cbc, _positive, _non_negative)
     cli_inventory.add_commands(commands, _positive, _non_negative)
@@ -228,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_billing.add_commands(commands, _positive)
     cli_rating.add_commands(commands, _positive, _non_negative)
     cli_provision.add_commands(commands, _positive)
+    cli_broadcast.add_commands(commands, _positive, _non_negative)
     return parser
 
 

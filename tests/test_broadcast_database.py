@@ -82,6 +82,14 @@ def test_the_identifier_comes_from_the_template_and_a_message_starts_as_a_draft(
     assert row["created_by"] == people["carol"][0].actor.user_id
 
 
+def test_a_temporary_table_named_like_the_templates_cannot_change_the_identifier(db, people):
+    with _connect(db, "carol", people["carol"][0]) as conn:
+        conn.execute("CREATE TEMPORARY TABLE broadcast_template (id integer, message_identifier integer)")
+        conn.execute("INSERT INTO broadcast_template VALUES (%s, 4370)", [_template_id(db)])
+        message_id = _draft(conn, _template_id(db))
+    assert _row(db, message_id)["message_identifier"] == 4371
+
+
 def test_a_user_without_create_cbc_message_cannot_insert_a_message(db, people):
     with _connect(db, "alice", people["alice"][0]) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for table broadcast_message"):
@@ -177,6 +185,9 @@ def test_no_one_can_delete_history(db, people):
             conn.execute("DELETE FROM broadcast_message WHERE id = %s", [message_id])
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
             conn.execute("DELETE FROM broadcast_event")
+        # nor can anyone forge the steps the approval functions write
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="written by the database itself"):
+            conn.execute("INSERT INTO broadcast_event (message_id, event) VALUES (%s, 'approved')", [message_id])
     # Not even the owner of the tables (the CLI's connection) can delete or rewrite it.
     for sql in ("DELETE FROM broadcast_message", "DELETE FROM broadcast_event", "TRUNCATE broadcast_event CASCADE",
                 "UPDATE broadcast_event SET event = 'nothing'"):
@@ -186,3 +197,58 @@ def test_no_one_can_delete_history(db, people):
     with db.read() as s:
         assert s.scalar(text("SELECT count(*) FROM broadcast_message")) == 1
         assert s.scalar(text("SELECT count(*) FROM broadcast_event WHERE event = 'submitted'")) == 1
+
+
+def test_every_status_change_is_notified_to_other_workstations(db, people):
+    clock = Clock(db)
+    carol, carol_totp = people["carol"]
+    with psycopg.connect(db.raw_connection_string(), autocommit=True) as listener:
+        listener.execute("LISTEN omnidesk_broadcast")
+        with _connect(db, "carol", carol) as conn:
+            message_id = _draft(conn, _template_id(db))
+            _submit(conn, message_id, clock.code(carol_totp))
+        notices = [json.loads(n.payload) for n in listener.notifies(timeout=5, stop_after=2)]
+    assert notices == [{"table": "broadcast_message", "op": "INSERT", "id": message_id, "status": "draft"},
+                       {"table": "broadcast_message", "op": "UPDATE", "id": message_id, "status": "pending_approval"}]
+
+
+def test_a_colleague_at_the_same_workstation_approves_with_their_own_code(db, people):
+    clock = Clock(db)
+    carol, carol_totp = people["carol"]
+    _, alice_totp = people["alice"]
+    with _connect(db, "carol", carol) as conn:
+        message_id = _draft(conn, _template_id(db))
+        _submit(conn, message_id, clock.code(carol_totp))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="needs the approve_cbc_message"):
+            _decide(conn, message_id, "approve", clock.code(carol_totp), approver="carol")
+        refused = _decide(conn, message_id, "approve", clock.code(carol_totp), approver="alice")
+        assert refused["error"] == "wrong_code"  # carol's code is not alice's
+        assert _decide(conn, message_id, "approve", clock.code(alice_totp), approver="alice")["status"] == "approved"
+    assert _row(db, message_id)["approver"] == "alice"
+
+
+def test_when_the_engine_ends_the_warning_its_message_expires_or_is_cancelled(db, admin):
+    with db.transaction() as s:
+        s.execute(text("UPDATE broadcast_setting SET two_person_rule = false"))
+        ids = []
+        for _ in range(2):
+            message_id = s.execute(text(
+                "INSERT INTO broadcast_message (template_id, message_identifier, repetition_period, texts, created_by, "
+                "status, approved_by) VALUES (:t, 0, 60, '[{\"language\": \"en\", \"text\": \"x\"}]', :a, 'approved', :a) "
+                "RETURNING id"), {"t": _template_id(db), "a": admin.user_id}).scalar()
+            warning_id = s.execute(text(
+                "INSERT INTO cbc_warning (message_identifier, message_code, repetition_period, texts, state) "
+                "VALUES (4371, :c, 60, '[{\"text\": \"x\"}]', 'active') RETURNING id"), {"c": message_id}).scalar()
+            s.execute(text("UPDATE broadcast_message SET status = 'active', warning_id = :w WHERE id = :m"),
+                      {"w": warning_id, "m": message_id})
+            ids.append((message_id, warning_id))
+    with db.transaction() as s:
+        s.execute(text("UPDATE cbc_warning SET state = 'expired', finished_at = now() WHERE id = :w"), {"w": ids[0][1]})
+        s.execute(text("UPDATE cbc_warning SET state = 'stopped', reason = 'stopped on the BSC' WHERE id = :w"),
+                  {"w": ids[1][1]})
+    assert _row(db, ids[0][0])["status"] == "expired" and _row(db, ids[0][0])["finished_at"] is not None
+    assert _row(db, ids[1][0])["status"] == "cancelled"
+    with db.read() as s:
+        events = s.execute(text("SELECT message_id, event, actor_name FROM broadcast_event ORDER BY id")).all()
+    assert [tuple(e) for e in events] == [(ids[0][0], "expired", "cell broadcast centre"),
+                                          (ids[1][0], "stopped", "cell broadcast centre")]

@@ -241,3 +241,32 @@ def test_a_saved_zone_is_reused_as_a_target(db, admin):
         bs.save_zone(db, admin, "city centre", OVER_CITY)
     message = bs.create_message(db, admin, template="Exercise", zone="City centre")
     assert sorted(message.target_cells) == ["bsc1", "mme1"] and message.target == zone.shape.to_geojson()
+
+
+def test_the_monitor_flags_a_peer_whose_link_went_down(db, admin, broadcast_network, sims):  # noqa: F811
+    bscs, _ = broadcast_network
+    loop, _ = sims
+    message = bs.create_message(db, admin, template="Flood", target=OVER_CITY)
+    with db.transaction() as s:  # approval is not what this test is about
+        s.execute(text("UPDATE broadcast_message SET status = 'approved', approved_by = :a WHERE id = :i"),
+                  {"a": admin.user_id, "i": message.id})
+    bs.transmit(db, admin, message.id)
+    settled = _until(lambda: bs.get_message(db, admin, message.id), lambda m: m.warning and m.warning.settled)
+    assert settled.results()["offline_peers"] == []
+    loop.run(bscs[0].stop())  # bsc1 goes away
+    flagged = _until(lambda: bs.get_message(db, admin, message.id), lambda m: m.offline_peers)
+    by_peer = {p["peer"]: p for p in flagged.results()["peers"]}
+    assert flagged.offline_peers == ("bsc1",) and by_peer["bsc1"]["offline"] and not by_peer["mme1"]["offline"]
+
+
+def test_history_filters_by_status_text_and_creator(db, admin):
+    flood = bs.create_message(db, admin, template="Flood", texts={"en": "FLOOD WARNING. River Msimbazi."})
+    drill = bs.create_message(db, admin, template="Exercise")
+    bs.stop(db, admin, drill.id)  # a draft is archived, never deleted
+    assert [m.id for m in bs.history(db, admin)] == [drill.id, flood.id]
+    assert [m.id for m in bs.history(db, admin, status="cancelled")] == [drill.id]
+    assert [m.id for m in bs.history(db, admin, search="msimbazi")] == [flood.id]
+    assert [m.id for m in bs.history(db, admin, creator="admin")] == [drill.id, flood.id]
+    assert bs.history(db, admin, creator="nobody") == []
+    with pytest.raises(ValidationError, match="A status is one of draft"):
+        bs.history(db, admin, status="deleted")

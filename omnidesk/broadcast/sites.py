@@ -205,12 +205,16 @@ def list_sites(db, actor: Actor) -> list[Site]:
     """Every site with its sectors, by name (the map needs view_cbc_message or create_cbc_message)."""
     if not (actor.can("view_cbc_message") or actor.can("create_cbc_message")):
         actor.require("view_cbc_message", "see cell sites")
-    with db.read() as s:
+    with db.read() as s:  # plain rows, not ORM objects: 20,000 sites with 60,000 sectors load several times faster
         sectors: dict[int, list[Sector]] = {}
-        for x in s.scalars(select(CellSector).order_by(CellSector.site_id, CellSector.sector)):
-            sectors.setdefault(x.site_id, []).append(Sector(x.sector, x.azimuth, x.peer, x.mcc, x.mnc, x.lac_tac, x.ci))
-        return [Site(site.id, site.name, site.lat, site.lng, tuple(sectors.get(site.id, ())))
-                for site in s.scalars(select(CellSite).order_by(CellSite.name))]
+        for site_id, *fields in s.execute(
+                select(CellSector.site_id, CellSector.sector, CellSector.azimuth, CellSector.peer, CellSector.mcc,
+                       CellSector.mnc, CellSector.lac_tac, CellSector.ci)
+                .order_by(CellSector.site_id, CellSector.sector)):
+            sectors.setdefault(site_id, []).append(Sector(*fields))
+        return [Site(site_id, name, lat, lng, tuple(sectors.get(site_id, ())))
+                for site_id, name, lat, lng in s.execute(
+                    select(CellSite.id, CellSite.name, CellSite.lat, CellSite.lng).order_by(CellSite.name))]
 
 
 def targets_for(sites: Iterable[Site], peers: Mapping[str, str]) -> tuple[dict[str, list[dict]], list[str]]:
@@ -226,11 +230,10 @@ def targets_for(sites: Iterable[Site], peers: Mapping[str, str]) -> tuple[dict[s
             if protocol is None:
                 continue
             mapped = True
-            target = sector.target(protocol)
-            key = (sector.peer, repr(sorted(target.items())))
+            key = (sector.peer, sector.mcc, sector.mnc, sector.lac_tac, None if protocol == "sbcap" else sector.ci)
             if key not in seen:
                 seen.add(key)
-                targets.setdefault(sector.peer, []).append(target)  # type: ignore[arg-type]
+                targets.setdefault(sector.peer, []).append(sector.target(protocol))  # type: ignore[arg-type]
         if not mapped:
             unmapped.append(site.name)
     return targets, unmapped

@@ -32,7 +32,7 @@ class LanguageCount:
     encoding_left: int  # before the 15-page limit of the encoding; negative when over
     console_limit: int
     console_left: int  # before the console's limit; negative when over
-    switched_by: tuple[str, ...] = ()  # the characters that switched the text to UCS-2
+    switched_by: tuple[str, ...] = ()  # the characters outside GSM 7-bit, in text order; the first switched it
     problems: tuple[str, ...] = field(default=())
 
     @property
@@ -47,8 +47,7 @@ class LanguageCount:
     def notice(self) -> str:
         if not self.switched_by:
             return ""
-        shown = " ".join(repr(ch) for ch in self.switched_by[:5])
-        return (f"UCS-2: {shown} is not in the GSM 7-bit alphabet, so this text goes as UCS-2 "
+        return (f"UCS-2: {self.switched_by[0]!r} is not in the GSM 7-bit alphabet, so this text goes as UCS-2 "
                 f"({pages.UCS2_CHARACTERS_PER_PAGE} characters a page instead of {pages.GSM7_CHARACTERS_PER_PAGE}).")
 
     @property
@@ -88,7 +87,8 @@ def count(language: str, text: str, limit: int = DEFAULT_TEXT_LIMIT) -> Language
             pages.build_pages(text, language)
         except pages.PageError as exc:
             problems.append(f"{name}: {exc}")
-    switched = measured.non_gsm_characters if measured.alphabet is pages.Alphabet.UCS2 else ()
+    switched = (tuple(dict.fromkeys(ch for ch in text if ch in measured.non_gsm_characters))
+                if measured.alphabet is pages.Alphabet.UCS2 else ())
     return LanguageCount(language, text, measured.alphabet.value, len(text), measured.characters, measured.pages,
                          measured.characters_per_page, measured.characters_left, limit, limit - len(text),
                          tuple(switched), tuple(problems))

@@ -14,9 +14,11 @@
 -- ODE01 2FA not set up, ODL01 locked, 42501 permission.
 
 -- Whether the statement runs as the tables' owner (a SECURITY DEFINER function of this file, the
--- migrations, the CLI) rather than as a staff login. Invoker rights on purpose.
+-- migrations, the CLI) rather than as a staff login. Invoker rights on purpose. The invoker-rights
+-- functions of this file still fix their search_path, with pg_temp last: a staff member's temporary
+-- table named like ours must never be the one a guard reads.
 CREATE FUNCTION omnidesk_broadcast_trusted() RETURNS boolean
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT current_user::text = (SELECT tableowner::text FROM pg_tables
                                  WHERE schemaname = 'public' AND tablename = 'broadcast_message')
         OR coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)
@@ -228,7 +230,7 @@ END $$;
 
 -- The guard of direct writes by staff (the definer functions above are trusted).
 CREATE FUNCTION omnidesk_broadcast_message_guard() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 DECLARE
     me integer;
     identifier integer;
@@ -302,7 +304,7 @@ END $$;
 
 -- History is never deleted, and an event never changes once written.
 CREATE FUNCTION omnidesk_broadcast_keep_history() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         RAISE EXCEPTION 'Broadcast history entries never change' USING ERRCODE = '42501';
@@ -313,11 +315,14 @@ END $$;
 
 -- Staff write history entries as themselves, whatever the client puts in the actor columns.
 CREATE FUNCTION omnidesk_broadcast_event_stamp() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 DECLARE
     me integer;
 BEGIN
     IF NOT omnidesk_broadcast_trusted() THEN
+        IF NEW.event IN ('submitted', 'approved', 'rejected', 'code_refused', 'expired') THEN
+            RAISE EXCEPTION 'The history entry "%" is written by the database itself', NEW.event USING ERRCODE = '42501';
+        END IF;
         me := omnidesk_current_staff_id();
         NEW.actor_user_id := me;
         NEW.actor_name := coalesce((SELECT username FROM staff_user WHERE id = me), session_user::text);
@@ -347,6 +352,17 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Other workstations follow messages on one channel, as they follow the engine on 'omnidesk_cbc' (0002).
+CREATE FUNCTION omnidesk_notify_broadcast_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    PERFORM pg_notify('omnidesk_broadcast', json_build_object(
+        'table', TG_TABLE_NAME, 'op', TG_OP, 'id', NEW.id, 'status', NEW.status)::text);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER broadcast_message_notify AFTER INSERT OR UPDATE ON broadcast_message
+    FOR EACH ROW EXECUTE FUNCTION omnidesk_notify_broadcast_change();
 CREATE TRIGGER broadcast_message_guard BEFORE INSERT OR UPDATE ON broadcast_message
     FOR EACH ROW EXECUTE FUNCTION omnidesk_broadcast_message_guard();
 CREATE TRIGGER broadcast_message_keep BEFORE DELETE ON broadcast_message
