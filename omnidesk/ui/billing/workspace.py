@@ -116,8 +116,7 @@ class ListPanel(QWidget):
         self.dates = DateRange()
         self.reset_button = QPushButton("Reset filters")
         self.reset_button.clicked.connect(self.reset_filters)
-        self.filter_bar = QHBoxLayout()
-        self.filter_bar.addWidget(self.search, 2)
+        self.filter_bar = QHBoxLayout()  # under the search, which gets a line of its own (narrow customer pane)
         self.actions = QHBoxLayout()
         self.model = self.make_model()
         self.table = _table(self.model, f"{self.noun}Table")
@@ -141,6 +140,7 @@ class ListPanel(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.stats)
         layout.addLayout(self.actions)
+        layout.addWidget(self.search)
         layout.addLayout(self.filter_bar)
         layout.addWidget(self.table, 1)
         layout.addLayout(pager)
@@ -214,6 +214,7 @@ class ListPanel(QWidget):
 
     def finish_filter_bar(self) -> None:
         self.filter_bar.addWidget(self.dates)
+        self.filter_bar.addStretch(1)
         self.filter_bar.addWidget(self.reset_button)
 
     def apply_filters(self) -> None:
