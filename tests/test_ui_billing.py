@@ -407,3 +407,18 @@ def test_a_charge_added_at_another_workstation_appears_without_a_refresh(qtbot, 
                         timeout=5_000)
     finally:
         live.stop()
+
+
+def test_generate_from_the_billing_tab_asks_for_the_customer(qtbot, db, admin):
+    c = customer(db, admin)
+    charge(db, admin, c, "Plan", "45.00")
+    dialog = GenerateInvoiceDialog(None, db, admin, None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.customer.isEnabled() and dialog.empty.text() == "Choose the customer to invoice (their ID)."
+    assert dialog.generate_button.text() == "Nothing to invoice" and not dialog.generate_button.isEnabled()
+    dialog.customer.setValue(999)
+    qtbot.waitUntil(lambda: dialog.empty.text() == "There is no customer 999.", timeout=10_000)
+    dialog.customer.setValue(c.id)
+    qtbot.waitUntil(lambda: dialog.generate_button.text() == "Invoice 1 transaction", timeout=10_000)
+    assert dialog.customer_name.text() == "Harbour Cafe" and dialog.total.text() == "$45.00"
