@@ -422,3 +422,20 @@ def test_generate_from_the_billing_tab_asks_for_the_customer(qtbot, db, admin):
     dialog.customer.setValue(c.id)
     qtbot.waitUntil(lambda: dialog.generate_button.text() == "Invoice 1 transaction", timeout=10_000)
     assert dialog.customer_name.text() == "Harbour Cafe" and dialog.total.text() == "$45.00"
+
+
+def test_the_customer_billing_sub_tab_reads_only_when_it_is_shown(qtbot, db, admin):
+    from omnidesk.ui.customers.detail import CustomerDetailView
+
+    c = customer(db, admin)
+    charge(db, admin, c, "Plan", "45.00")
+    detail = CustomerDetailView(db, admin)
+    qtbot.addWidget(detail)
+    detail.show()
+    with qtbot.waitSignal(detail.loaded, timeout=10_000):
+        detail.show_customer(c.id)
+    assert inspection.settle(10)
+    assert detail.billing.transactions.model.count is None, "not read while another sub-tab is shown"
+    detail.tabs.setCurrentWidget(detail.billing)
+    wait_loaded(qtbot, detail.billing.transactions)
+    assert detail.billing.transactions.model.count == 1
