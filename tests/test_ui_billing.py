@@ -187,6 +187,8 @@ def test_a_negative_total_is_refused_in_the_dialog_and_nothing_is_written(qtbot,
     dialog.show()
     qtbot.waitUntil(lambda: dialog.preview is not None, timeout=10_000)
     assert dialog.total.text() == "-$30.00"
+    assert dialog.message.isVisible() and "credits exceed charges" in dialog.message.text(), "said before the click"
+    dialog.message.hide()
     dialog.generate_button.click()
     qtbot.waitUntil(lambda: dialog.message.isVisible(), timeout=10_000)
     assert "credits exceed charges" in dialog.message.text() and "-$30.00" in dialog.message.text()
@@ -439,3 +441,17 @@ def test_the_customer_billing_sub_tab_reads_only_when_it_is_shown(qtbot, db, adm
     detail.tabs.setCurrentWidget(detail.billing)
     wait_loaded(qtbot, detail.billing.transactions)
     assert detail.billing.transactions.model.count == 1
+
+
+def test_rows_invoiced_elsewhere_meanwhile_are_refused_and_the_message_stays(qtbot, db, admin):
+    c = customer(db, admin)
+    charge(db, admin, c, "Plan", "20.00")
+    dialog = GenerateInvoiceDialog(None, db, admin, c.id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=10_000)
+    other = bs.generate_invoice(db, admin, c.id, start=TODAY, end=TODAY)  # another workstation was quicker
+    dialog.generate_button.click()
+    qtbot.waitUntil(lambda: dialog.message.isVisible(), timeout=10_000)
+    assert "no longer uninvoiced in this period" in dialog.message.text()
+    assert [i.number for i in bs.list_invoices(db, admin)] == [other.number], "no second invoice, no gap"
