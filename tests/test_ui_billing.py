@@ -455,3 +455,18 @@ def test_rows_invoiced_elsewhere_meanwhile_are_refused_and_the_message_stays(qtb
     qtbot.waitUntil(lambda: dialog.message.isVisible(), timeout=10_000)
     assert "no longer uninvoiced in this period" in dialog.message.text()
     assert [i.number for i in bs.list_invoices(db, admin)] == [other.number], "no second invoice, no gap"
+
+
+def test_save_pdf_as_writes_the_chosen_file(qtbot, db, admin, monkeypatch, tmp_path):
+    c = customer(db, admin)
+    charge(db, admin, c, "Plan", "30.00")
+    inv = bs.generate_invoice(db, admin, c.id, start=TODAY, end=TODAY)
+    dialog = open_invoice(qtbot, db, admin, inv.id)
+    target = tmp_path / "chosen.pdf"
+    monkeypatch.setattr("omnidesk.ui.billing.invoice_detail.QFileDialog.getSaveFileName",
+                        lambda *args: (str(target), "PDF files (*.pdf)"))
+    opened = []
+    monkeypatch.setattr("omnidesk.ui.billing.invoice_detail.QDesktopServices.openUrl", lambda url: opened.append(url))
+    with qtbot.waitSignal(dialog.pdf_ready, timeout=30_000):
+        dialog.save_pdf_button.click()
+    assert target.read_bytes()[:5] == b"%PDF-" and opened == [], "saved, not opened"
