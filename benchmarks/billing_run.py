@@ -56,6 +56,8 @@ def main() -> int:
                   "(target < 10 min)")
         else:
             print(f"{report.wall_seconds / 60:.1f} min (target < 10 min)")
+        print(f"load average at the end of the run {os.getloadavg()[0]:.2f} (1 min), {os.getloadavg()[1]:.2f} (5 min): "
+              "other work on the same cores stretches wall time, not worker CPU")
         again = billrun.run_billing(db, admin, "2026-10", workers=args.workers)
         print(f"re-run: {len(again.invoices)} invoices (nothing billed twice)")
     finally:

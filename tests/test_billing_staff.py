@@ -68,3 +68,17 @@ def test_support_sees_billing_but_not_its_actions_and_may_not_queue_mail(qtbot, 
     assert view.invoices.generate_button.isHidden()
     with pytest.raises(PermissionDenied):
         mail.queue_invoice_email(support.db, support.actor, inv.id)
+
+
+def test_the_billing_tab_says_so_to_a_role_without_billing(qtbot, db, admin, settled_gui):
+    from PySide6.QtWidgets import QLabel
+
+    from omnidesk.ui.main_window import MainWindow
+
+    creator, _ = signed_in(db, admin, "bea", ["Broadcast Creator"])
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.attach(creator.db, creator.actor, live=False)
+    page = window.tabs.widget(window.TABS.index("Billing"))
+    assert window.billing is None
+    assert "Billing is not part of your role" in [label.text() for label in page.findChildren(QLabel)]

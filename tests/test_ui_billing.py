@@ -187,6 +187,8 @@ def test_a_negative_total_is_refused_in_the_dialog_and_nothing_is_written(qtbot,
     dialog.show()
     qtbot.waitUntil(lambda: dialog.preview is not None, timeout=10_000)
     assert dialog.total.text() == "-$30.00"
+    assert dialog.message.isVisible() and "credits exceed charges" in dialog.message.text(), "said before the click"
+    dialog.message.hide()
     dialog.generate_button.click()
     qtbot.waitUntil(lambda: dialog.message.isVisible(), timeout=10_000)
     assert "credits exceed charges" in dialog.message.text() and "-$30.00" in dialog.message.text()
@@ -407,3 +409,64 @@ def test_a_charge_added_at_another_workstation_appears_without_a_refresh(qtbot, 
                         timeout=5_000)
     finally:
         live.stop()
+
+
+def test_generate_from_the_billing_tab_asks_for_the_customer(qtbot, db, admin):
+    c = customer(db, admin)
+    charge(db, admin, c, "Plan", "45.00")
+    dialog = GenerateInvoiceDialog(None, db, admin, None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.customer.isEnabled() and dialog.empty.text() == "Choose the customer to invoice (their ID)."
+    assert dialog.generate_button.text() == "Nothing to invoice" and not dialog.generate_button.isEnabled()
+    dialog.customer.setValue(999)
+    qtbot.waitUntil(lambda: dialog.empty.text() == "There is no customer 999.", timeout=10_000)
+    dialog.customer.setValue(c.id)
+    qtbot.waitUntil(lambda: dialog.generate_button.text() == "Invoice 1 transaction", timeout=10_000)
+    assert dialog.customer_name.text() == "Harbour Cafe" and dialog.total.text() == "$45.00"
+
+
+def test_the_customer_billing_sub_tab_reads_only_when_it_is_shown(qtbot, db, admin):
+    from omnidesk.ui.customers.detail import CustomerDetailView
+
+    c = customer(db, admin)
+    charge(db, admin, c, "Plan", "45.00")
+    detail = CustomerDetailView(db, admin)
+    qtbot.addWidget(detail)
+    detail.show()
+    with qtbot.waitSignal(detail.loaded, timeout=10_000):
+        detail.show_customer(c.id)
+    assert inspection.settle(10)
+    assert detail.billing.transactions.model.count is None, "not read while another sub-tab is shown"
+    detail.tabs.setCurrentWidget(detail.billing)
+    wait_loaded(qtbot, detail.billing.transactions)
+    assert detail.billing.transactions.model.count == 1
+
+
+def test_rows_invoiced_elsewhere_meanwhile_are_refused_and_the_message_stays(qtbot, db, admin):
+    c = customer(db, admin)
+    charge(db, admin, c, "Plan", "20.00")
+    dialog = GenerateInvoiceDialog(None, db, admin, c.id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=10_000)
+    other = bs.generate_invoice(db, admin, c.id, start=TODAY, end=TODAY)  # another workstation was quicker
+    dialog.generate_button.click()
+    qtbot.waitUntil(lambda: dialog.message.isVisible(), timeout=10_000)
+    assert "no longer uninvoiced in this period" in dialog.message.text()
+    assert [i.number for i in bs.list_invoices(db, admin)] == [other.number], "no second invoice, no gap"
+
+
+def test_save_pdf_as_writes_the_chosen_file(qtbot, db, admin, monkeypatch, tmp_path):
+    c = customer(db, admin)
+    charge(db, admin, c, "Plan", "30.00")
+    inv = bs.generate_invoice(db, admin, c.id, start=TODAY, end=TODAY)
+    dialog = open_invoice(qtbot, db, admin, inv.id)
+    target = tmp_path / "chosen.pdf"
+    monkeypatch.setattr("omnidesk.ui.billing.invoice_detail.QFileDialog.getSaveFileName",
+                        lambda *args: (str(target), "PDF files (*.pdf)"))
+    opened = []
+    monkeypatch.setattr("omnidesk.ui.billing.invoice_detail.QDesktopServices.openUrl", lambda url: opened.append(url))
+    with qtbot.waitSignal(dialog.pdf_ready, timeout=30_000):
+        dialog.save_pdf_button.click()
+    assert target.read_bytes()[:5] == b"%PDF-" and opened == [], "saved, not opened"

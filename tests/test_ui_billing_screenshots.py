@@ -92,6 +92,15 @@ def test_billing_tab_generate_dialog_and_invoice_screenshots(qtbot, db, admin):
     saved_picture(dialog, "billing_generate_invoice")
     dialog.reject()
 
+    window.tabs.setCurrentWidget(window.customers)
+    window.customers.open_customer(cafe.id)
+    customer_view = window.customers.detail
+    qtbot.waitUntil(lambda: customer_view.detail is not None, timeout=10_000)
+    customer_view.tabs.setCurrentWidget(customer_view.billing)
+    assert inspection.settle(15)
+    qtbot.waitUntil(lambda: customer_view.billing.transactions.model.count is not None, timeout=10_000)
+    saved_picture(window, "billing_customer_sub_tab")
+
     detail = InvoiceDialog(window, db, admin, invoice.id)
     detail.resize(860, 600)
     detail.show()

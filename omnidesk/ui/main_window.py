@@ -173,18 +173,21 @@ class MainWindow(QMainWindow):
         """Billing in place of its placeholder, for those who may see transactions or invoices."""
         from omnidesk.ui.billing.workspace import BillingView
 
-        if not (actor.can("view_customer_transaction") or actor.can("view_customer_invoice")):
-            return
+        allowed = actor.can("view_customer_transaction") or actor.can("view_customer_invoice")
         current = self.tabs.currentWidget()
         at = self.TABS.index("Billing")
-        self.billing = BillingView(db, actor, live=self.live)
+        page = BillingView(db, actor, live=self.live) if allowed else placeholder(
+            "Billing is not part of your role", "Transactions and invoices are shown to staff whose role "
+            "lets them view them; ask an administrator if you need them.")
         placeholder_page = self.tabs.widget(at)
         self.tabs.removeTab(at)
         placeholder_page.deleteLater()
-        self.tabs.insertTab(at, self.billing, "Billing")
+        self.tabs.insertTab(at, page, "Billing")
         if current is not None and self.tabs.indexOf(current) >= 0:
             self.tabs.setCurrentWidget(current)
-        self.billing.start_outbox_sender()
+        if allowed:
+            self.billing = page
+            self.billing.start_outbox_sender()
 
     def _attach_users(self, db, actor, session) -> None:
         """The Users & Roles tab for holders of manage_users; the "My account" menu for a signed-in staff member."""

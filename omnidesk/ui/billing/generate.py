@@ -202,7 +202,6 @@ class GenerateInvoiceDialog(QDialog):
         self.empty.setVisible(not rows)
         self.select_all.setEnabled(bool(rows))
         self.select_none.setEnabled(bool(rows))
-        self.message.hide()
         self._show_totals()
         self.preview_loaded.emit()
 
@@ -212,7 +211,6 @@ class GenerateInvoiceDialog(QDialog):
         ids = {self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(self.table.rowCount())
                if self.table.item(r, 0).checkState() == Qt.CheckState.Checked}
         self.preview = self.preview.with_included(ids)
-        self.message.hide()
         self._show_totals()
 
     def _tick_all(self, on: bool) -> None:
@@ -240,6 +238,12 @@ class GenerateInvoiceDialog(QDialog):
         self.total.setStyleSheet("font-weight: 600; font-size: 15px;" + (" color: #cf222e;" if p.total < 0 else ""))
         self._label_button(p.button_label)
         self.generate_button.setEnabled(p.count > 0 and not self._saving)
+        if p.count and p.total < 0:  # said before the click; the service refuses it the same way
+            self.message.setText(f"The invoice total would be {rules.money(p.total, p.currency)}: credits exceed "
+                                 "charges. Include more charges, or leave the credits for a later invoice.")
+            self.message.show()
+        elif not self._saving:
+            self.message.hide()
 
     def _label_button(self, text: str) -> None:
         self.generate_button.setText(text)
@@ -273,6 +277,7 @@ class GenerateInvoiceDialog(QDialog):
 
     def _refused(self, exc: Exception) -> None:
         self._saving = False
+        self._show_totals()  # first: the refusal's message must stay
         if isinstance(exc, ServiceError):
             text = str(exc)
             if hasattr(exc, "errors"):
@@ -281,4 +286,3 @@ class GenerateInvoiceDialog(QDialog):
             self.message.show()
         else:
             ops.show_error(self, exc)
-        self._show_totals()

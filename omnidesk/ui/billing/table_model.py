@@ -79,10 +79,10 @@ def invoice_columns(*, with_customer: bool) -> tuple[Column, ...]:
     if with_customer:
         columns.append(Column("Customer", 180, lambda i: f"{i.customer_name} ({i.customer_id})", "customer"))
     columns += [
-        Column("Title", 220, lambda i: i.title),
+        Column("Title", 270, lambda i: i.title),
         Column("Total", 100, lambda i: rules.money(i.total, i.currency), "total", True),
         Column("Paid", 100, lambda i: rules.money(i.paid_amount, i.currency), None, True),
-        Column("Outstanding", 100, lambda i: rules.money(i.outstanding, i.currency), None, True),
+        Column("Outstanding", 112, lambda i: rules.money(i.outstanding, i.currency), None, True),
         Column("Status", 100, lambda i: status_label(i.status), "status"),
     ]
     return tuple(columns)

@@ -116,8 +116,7 @@ class ListPanel(QWidget):
         self.dates = DateRange()
         self.reset_button = QPushButton("Reset filters")
         self.reset_button.clicked.connect(self.reset_filters)
-        self.filter_bar = QHBoxLayout()
-        self.filter_bar.addWidget(self.search, 2)
+        self.filter_bar = QHBoxLayout()  # under the search, which gets a line of its own (narrow customer pane)
         self.actions = QHBoxLayout()
         self.model = self.make_model()
         self.table = _table(self.model, f"{self.noun}Table")
@@ -141,6 +140,7 @@ class ListPanel(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.stats)
         layout.addLayout(self.actions)
+        layout.addWidget(self.search)
         layout.addLayout(self.filter_bar)
         layout.addWidget(self.table, 1)
         layout.addLayout(pager)
@@ -214,6 +214,7 @@ class ListPanel(QWidget):
 
     def finish_filter_bar(self) -> None:
         self.filter_bar.addWidget(self.dates)
+        self.filter_bar.addStretch(1)
         self.filter_bar.addWidget(self.reset_button)
 
     def apply_filters(self) -> None:
@@ -409,6 +410,7 @@ class BillingView(QWidget):
         self.tabs.setDocumentMode(True)
         self.transactions = self.invoices = None
         self.outbox = None  # the e-mail sender, in the main window's view
+        self._stale = False  # a customer was chosen while the view was hidden: read when it shows
         if actor.can("view_customer_transaction"):
             self.transactions = TransactionsPanel(db, actor, customer_id)
             self.tabs.addTab(self.transactions, "Transactions")
@@ -443,17 +445,26 @@ class BillingView(QWidget):
         return [p for p in (self.transactions, self.invoices) if p is not None]
 
     def start(self) -> None:
+        self._stale = False
         for panel in self.panels():
             panel.apply_filters()
             panel.load_stats()
 
     def show_customer(self, customer_id: int, currency: str = "USD") -> None:
-        """Show this customer's billing (the customer detail's sub-tab)."""
+        """Show this customer's billing (the customer detail's sub-tab). Read when the sub-tab is on
+        screen, not each time a customer is opened on another sub-tab."""
         self.customer_id = customer_id
         for panel in self.panels():
             panel.customer_id, panel.currency = customer_id, currency
             panel.update_actions()
-        self.start()
+        self._stale = True
+        if self.isVisible():
+            self.start()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._stale and self.customer_id:
+            self.start()
 
     def reload(self) -> None:
         self._reload_timer.stop()
