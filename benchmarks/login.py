@@ -127,7 +127,9 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from omnidesk.ui import app as gui_app
+    from omnidesk.ui.webengine import prepare_process
 
+    prepare_process()  # the admin's window holds the broadcast map (Qt WebEngine)
     app = QApplication.instance() or QApplication(["login-bench"])
     gui_app.apply_stylesheet(app)
     workstation = gui_app.connect(settings)

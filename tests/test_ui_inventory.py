@@ -202,8 +202,9 @@ def test_templates_are_listed_added_and_a_duplicate_name_is_refused_at_the_field
 def test_the_main_window_gets_inventory_products_and_services_tabs_once_attached(qtbot, db, admin):
     from omnidesk.ui.main_window import MainWindow
 
-    window = MainWindow(profile="broadcast")
+    window = MainWindow(profile="staff")
     qtbot.addWidget(window)
+    window.tabs.setCurrentIndex(window.TABS.index("Broadcast"))
     try:
         window.attach(db, admin, live=False)
         titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]

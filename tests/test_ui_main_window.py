@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtWidgets import QLabel
 
 from omnidesk.ui.main_window import MainWindow
 
@@ -41,9 +42,33 @@ def test_the_live_indicator_reports_a_lost_connection(qtbot, window, db, admin):
     assert "server closed the connection" in window.live_label.toolTip()
 
 
-def test_the_broadcast_profile_opens_on_the_broadcast_tab(qtbot, db, admin):
+def test_the_broadcast_profile_opens_straight_into_the_broadcast_workspace_and_nothing_else(qtbot, db, admin):
     w = MainWindow(profile="broadcast")
     qtbot.addWidget(w)
-    assert w.tabs.tabText(w.tabs.currentIndex()) == "Broadcast"
+    assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == ["Broadcast"]
     w.attach(db, admin, live=False)
-    assert w.tabs.tabText(w.tabs.currentIndex()) == "Broadcast", "filling in the customers does not steal the tab"
+    try:
+        assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == ["Broadcast", "Users && Roles"]
+        assert w.tabs.currentWidget() is w.broadcast and w.customers is None
+        assert w.broadcast.tabs.tabText(0) == "New warning"
+        qtbot.waitUntil(lambda: w.broadcast.compose.template.count() > 0, timeout=10_000)
+    finally:
+        w.shutdown()
+
+
+def test_without_a_broadcast_permission_the_tab_is_gone_or_says_why(qtbot, db, admin):
+    from tests.security_helpers import signed_in
+
+    support, _ = signed_in(db, admin, "sue", ["Support"])
+    staff = MainWindow(profile="staff")
+    qtbot.addWidget(staff)
+    staff.attach(support.db, support.actor, live=False)
+    assert "Broadcast" not in [staff.tabs.tabText(i) for i in range(staff.tabs.count())]
+    kiosk = MainWindow(profile="broadcast")
+    qtbot.addWidget(kiosk)
+    kiosk.attach(support.db, support.actor, live=False)
+    assert [kiosk.tabs.tabText(i) for i in range(kiosk.tabs.count())] == ["Broadcast"]
+    assert kiosk.broadcast is None
+    assert kiosk.tabs.widget(0).findChild(QLabel, "placeholderTitle").text() == "Public warnings are not part of your role"
+    for w in (staff, kiosk):
+        w.shutdown()

@@ -61,6 +61,8 @@ def connect(settings) -> Workstation:
         db.dispose()
     import omnidesk.auth.session  # noqa: F401  (load sign-in and the screens' modules off the GUI thread too)
     import omnidesk.ui.auth.login  # noqa: F401
+    import omnidesk.ui.billing.workspace  # noqa: F401
+    import omnidesk.ui.broadcast.workspace  # noqa: F401  (Python modules only; no WebEngine object is made here)
     import omnidesk.ui.customers.workspace  # noqa: F401
     import omnidesk.ui.inventory.workspace  # noqa: F401
     import omnidesk.ui.live  # noqa: F401
@@ -103,7 +105,7 @@ class Launcher:
         self.app, self.settings, self.exit_when_ready = app, settings, exit_when_ready
         self.quit = quit or app.exit  # tests pass their own: exit() with no event loop upsets the next test
         self.workstation: Workstation | None = None
-        self.window = MainWindow(profile=settings.profile)
+        self.window = MainWindow(profile=settings.profile, map_tile_url=settings.map_tile_url)
         self.login = None
         self.outcome = 0
         self._watching = False  # for errors that mean the database ended the session
@@ -188,7 +190,7 @@ class Launcher:
         old.shutdown(wait=False)
         if session is not None:
             ops.query(None, session.sign_out, None, lambda _exc: None)
-        self.window = MainWindow(profile=self.settings.profile)
+        self.window = MainWindow(profile=self.settings.profile, map_tile_url=self.settings.map_tile_url)
         self.window.setGeometry(old.geometry())
         self.window.show()
         old.db = None
@@ -225,6 +227,10 @@ def run_gui(argv: list[str], settings) -> int:
     who needs no second factor), prints how long the start took and quits as soon as the main
     window shows its first customers (for benchmarks/cold_start.py).
     """
+    if QApplication.instance() is None:
+        from omnidesk.ui.webengine import prepare_process
+
+        prepare_process()  # the broadcast map's WebEngine: settled before the application exists
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("OmniDesk")
     app.setApplicationDisplayName("OmniDesk")

@@ -36,9 +36,8 @@ PLANNED = {
         "orders, and record what was sold to or installed for which customer.",
     ),
     "Broadcast": (
-        "Cell broadcast is not built yet",
-        "This tab will hold public-warning message templates, the targeting map of cell sites and zones, "
-        "two-person approval with TOTP, transmission to the BSCs and MMEs, and per-cell monitoring with Stop.",
+        "Opening the database…",
+        "Public warnings appear here once you have signed in.",
     ),
 }
 
@@ -66,11 +65,14 @@ class MainWindow(QMainWindow):
     TABS = ("Customers", "Billing", "Inventory", "Broadcast")
     sign_out_requested = Signal()  # from the "My account" menu; the application signs out and asks again
 
-    def __init__(self, profile: str = "staff", parent: QWidget | None = None):
+    def __init__(self, profile: str = "staff", parent: QWidget | None = None, *, map_tile_url: str | None = None):
         super().__init__(parent)
-        self.setWindowTitle("OmniDesk")
+        self.setWindowTitle("OmniDesk — Broadcast" if profile == "broadcast" else "OmniDesk")
         self.resize(1360, 820)
         self.profile = profile
+        self.map_tile_url = map_tile_url
+        self.broadcast = None  # the Broadcast workspace, for holders of a cell broadcast permission
+        self.broadcast_live: LiveUpdates | None = None  # message and warning changes from other workstations
         self.db = None
         self.actor = None
         self.customers: CustomersWorkspace | None = None
@@ -84,13 +86,15 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget(objectName="mainTabs")
         self.tabs.setDocumentMode(True)
-        self.customers_page = placeholder("Opening the database…", "Customers appear here in a moment.")
-        self.tabs.addTab(self.customers_page, "Customers")
-        for name in self.TABS[1:]:
-            self.tabs.addTab(placeholder(*PLANNED[name]), name)
+        if profile == "broadcast":  # an NDMO workstation: public warnings and nothing else
+            self.customers_page = placeholder(*PLANNED["Broadcast"])
+            self.tabs.addTab(self.customers_page, "Broadcast")
+        else:
+            self.customers_page = placeholder("Opening the database…", "Customers appear here in a moment.")
+            self.tabs.addTab(self.customers_page, "Customers")
+            for name in self.TABS[1:]:
+                self.tabs.addTab(placeholder(*PLANNED[name]), name)
         self.setCentralWidget(self.tabs)
-        if profile == "broadcast":
-            self.tabs.setCurrentIndex(self.TABS.index("Broadcast"))
 
         bar = self.statusBar()
         self.busy = QProgressBar(objectName="busy", maximumWidth=90, maximumHeight=12, textVisible=False)
@@ -121,20 +125,24 @@ class MainWindow(QMainWindow):
         if live:
             self.live = LiveUpdates.for_database(db, self)
             self.live.state_changed.connect(self._live_state)
-        self.customers = CustomersWorkspace(db, actor, live=self.live)
-        current = self.tabs.currentIndex()
-        self.tabs.removeTab(0)
-        self.customers_page.deleteLater()
-        self.tabs.insertTab(0, self.customers, "Customers")
-        self.tabs.setCurrentIndex(current)
-        self._attach_catalog(db, actor)
-        self._attach_billing(db, actor)
+        if self.profile == "broadcast":
+            self._attach_broadcast(db, actor)
+        else:
+            self.customers = CustomersWorkspace(db, actor, live=self.live)
+            current = self.tabs.currentIndex()
+            self.tabs.removeTab(0)
+            self.customers_page.deleteLater()
+            self.tabs.insertTab(0, self.customers, "Customers")
+            self.tabs.setCurrentIndex(current)
+            self._attach_catalog(db, actor)
+            self._attach_billing(db, actor)
+            self._attach_broadcast(db, actor)
         self._attach_users(db, actor, session)
         self.database_label.setText(f"Database: {db.display_name}")
         self.user_label.setText(f"User: {actor.username}")
         if self.live is not None:
             self.live.start()
-        if self.tabs.currentIndex() == 0:
+        if self.customers is not None and self.tabs.currentIndex() == 0:
             self.customers.search.setFocus()
 
     def _attach_catalog(self, db, actor) -> None:
@@ -188,6 +196,37 @@ class MainWindow(QMainWindow):
         if allowed:
             self.billing = page
             self.billing.start_outbox_sender()
+
+    def _attach_broadcast(self, db, actor) -> None:
+        """The Broadcast workspace in place of its placeholder for holders of a cell broadcast
+        permission; in the staff profile the tab goes for everyone else."""
+        from omnidesk.ui.broadcast.workspace import BroadcastWorkspace, may_use
+        from omnidesk.ui.live import LiveUpdates
+
+        broadcast_profile = self.profile == "broadcast"
+        at = next(i for i in range(self.tabs.count()) if self.tabs.tabText(i) == "Broadcast")  # its placeholder
+        old = self.tabs.widget(at)
+        current = self.tabs.currentWidget()
+        self.tabs.removeTab(at)
+        old.deleteLater()
+        if may_use(actor):
+            if self.live is not None:
+                self.broadcast_live = LiveUpdates(db.raw_connection_string(), ("omnidesk_broadcast", "omnidesk_cbc"), self)
+            self.broadcast = BroadcastWorkspace(db, actor, tile_url=self.map_tile_url, live=self.broadcast_live)
+            self.tabs.insertTab(at, self.broadcast, "Broadcast")
+            self.broadcast.load()
+            if self.broadcast_live is not None:
+                self.broadcast_live.start()
+        elif broadcast_profile:
+            self.customers_page = placeholder(
+                "Public warnings are not part of your role",
+                "This workstation sends public warnings. Ask an administrator for a broadcast role "
+                "(Broadcast Creator or Broadcast Approver).")
+            self.tabs.insertTab(at, self.customers_page, "Broadcast")
+        if current is old and self.tabs.widget(at) is not None and self.tabs.tabText(at) == "Broadcast":
+            self.tabs.setCurrentIndex(at)  # the placeholder was open: its replacement is
+        elif current is not None and self.tabs.indexOf(current) >= 0:
+            self.tabs.setCurrentWidget(current)
 
     def _attach_users(self, db, actor, session) -> None:
         """The Users & Roles tab for holders of manage_users; the "My account" menu for a signed-in staff member."""
@@ -245,6 +284,11 @@ class MainWindow(QMainWindow):
         if self.catalog_live is not None:
             self.catalog_live.stop(wait=wait)
             self.catalog_live = None
+        if self.broadcast_live is not None:
+            self.broadcast_live.stop(wait=wait)
+            self.broadcast_live = None
+        if self.broadcast is not None and self.broadcast.target is not None:
+            self.broadcast.target.map.release()  # WebEngine pages must go before its profile does, at exit
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown(wait=False)  # the application is closing; do not hold the window up

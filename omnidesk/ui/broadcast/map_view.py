@@ -13,6 +13,8 @@ the covered cells (omnidesk.broadcast) and sends back which sites to mark.
 from __future__ import annotations
 
 import json
+
+import shiboken6
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -162,10 +164,20 @@ class TargetMap(QWidget):
         self.bridge.sites_painted.connect(self.sites_painted)
         self.view.load(QUrl.fromLocalFile(str(MAP_FOLDER / "map.html")))
 
+    def release(self) -> None:
+        """Delete the web view and its page now (the application is closing): Qt WebEngine warns, and
+        may crash, when its profile is released at exit while a page still exists."""
+        if self.view is not None:
+            self.is_ready = False
+            shiboken6.delete(self.view)
+            self.view = None
+
     # ---------------------------------------------------------------- calls into the page
 
     def _call(self, function: str, *args) -> None:
         script = f"omnimap.{function}({', '.join(json.dumps(a, separators=(',', ':')) for a in args)});"
+        if self.view is None:
+            return  # released: the application is closing
         if self.is_ready:
             self.page.runJavaScript(script)
         else:
