@@ -109,7 +109,9 @@ def test_create_draw_confirm_approve_transmit_monitor_update_and_stop(db, admin,
 
     # alice, at her own workstation, approves with her code
     other = _workspace(qtbot, alice)
-    assert other.compose is None and other.tabs.count() == 1  # an approver composes nothing
+    assert other.compose is None and [other.tabs.tabText(i) for i in range(other.tabs.count())] == [
+        "Messages", "Templates"]  # an approver composes nothing
+    assert other.templates.new_button.isHidden()  # nor writes templates
     qtbot.waitUntil(lambda: _row_of(other.messages, message_id) is not None, timeout=10_000)
     other.messages.list.selectRow(_row_of(other.messages, message_id))
     qtbot.waitUntil(lambda: other.messages.detail.approve_button.isVisible(), timeout=10_000)
@@ -161,3 +163,26 @@ def test_create_draw_confirm_approve_transmit_monitor_update_and_stop(db, admin,
     assert [m.status for m in bs.history(alice.db, alice.actor)] == ["cancelled"]
     for widget in (ws, other):
         shiboken6.delete(widget)  # now, not at exit: WebEngine's profile must outlive its pages
+
+
+def test_an_administrator_writes_a_template_and_operators_can_start_from_it(db, admin, qtbot):
+    ws = _workspace(qtbot, type("Session", (), {"db": db, "actor": admin}))
+    qtbot.waitUntil(lambda: ws.templates.table.rowCount() == 7 and ws.compose.template.count() == 7, timeout=15_000)
+    ws.tabs.setCurrentWidget(ws.templates)
+    ws.templates.new_button.click()
+    dialog = ws.templates.dialog
+    dialog.name.setText("Chemical spill")
+    dialog.languages[0].text.setPlainText("CHEMICAL SPILL. Stay indoors and close the windows.")
+    dialog.save()  # no identifier yet
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=10_000)
+    assert "needs its 3GPP message identifier" in dialog.error.text()
+    assert dialog.grab().save(str(SCREENSHOTS / "broadcast_template_dialog.png"))
+    assert len(bs.list_templates(db, admin)) == 7, "nothing was saved"
+    dialog.identifier.setText("4372")
+    with qtbot.waitSignal(dialog.accepted, timeout=10_000):
+        dialog.save()
+    qtbot.waitUntil(lambda: ws.compose.template.count() == 8, timeout=10_000)
+    ws.compose.choose("Chemical spill")
+    assert ws.compose.identifier.text() == "4372"
+    assert [t.message_identifier for t in bs.list_templates(db, admin) if t.name == "Chemical spill"] == [4372]
+    shiboken6.delete(ws)

@@ -45,7 +45,7 @@ def _when(value) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value is not None else "—"
 
 
-def _table(columns: list[str], name: str) -> QTableWidget:
+def make_table(columns: list[str], name: str) -> QTableWidget:
     table = QTableWidget(0, len(columns), objectName=name)
     table.setHorizontalHeaderLabels(columns)
     table.verticalHeader().hide()
@@ -57,7 +57,7 @@ def _table(columns: list[str], name: str) -> QTableWidget:
     return table
 
 
-def _fill(table: QTableWidget, rows: list[list]) -> None:
+def fill_table(table: QTableWidget, rows: list[list]) -> None:
     table.setRowCount(len(rows))
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
@@ -200,9 +200,9 @@ class MessageDetail(QWidget):
         self.update_button = QPushButton("Update…", objectName="updateMessage")
         self.stop_button = QPushButton("Stop", objectName="stopMessage")
         self.stop_button.setProperty("destructive", True)
-        self.peers = _table(["Peer", "Protocol", "State", "Acknowledged", "Failed", "Note"], "resultPeers")
-        self.cells = _table(["Peer", "Cell", "Language", "Outcome", "Cause", "Broadcasts completed"], "resultCells")
-        self.events = _table(["When", "Who", "What", "Detail"], "messageEvents")
+        self.peers = make_table(["Peer", "Protocol", "State", "Acknowledged", "Failed", "Note"], "resultPeers")
+        self.cells = make_table(["Peer", "Cell", "Language", "Outcome", "Cause", "Broadcasts completed"], "resultCells")
+        self.events = make_table(["When", "Who", "What", "Detail"], "messageEvents")
         self.results_summary = QLabel("", objectName="resultsSummary", wordWrap=True)
         tabs = QTabWidget(objectName="detailTabs")
         results = QWidget()
@@ -261,7 +261,7 @@ class MessageDetail(QWidget):
         lines.append(people)
         self.facts.setText("<br>".join(lines))
         self._show_results(m)
-        _fill(self.events, [[_when(e.at), e.actor, humane(e.event), _detail(e.detail)] for e in m.events])
+        fill_table(self.events, [[_when(e.at), e.actor, humane(e.event), _detail(e.detail)] for e in m.events])
         can = self.actor.can
         self.approve_button.setVisible(m.status == "pending_approval" and can("approve_cbc_message"))
         self.reject_button.setVisible(m.status == "pending_approval" and can("approve_cbc_message"))
@@ -275,9 +275,9 @@ class MessageDetail(QWidget):
     def _show_results(self, m) -> None:
         results = m.results()
         offline = set(results["offline_peers"])
-        _fill(self.peers, [[p["peer"], p["protocol"], humane(p["state"] or ""), p["acknowledged"], p["failed"],
+        fill_table(self.peers, [[p["peer"], p["protocol"], humane(p["state"] or ""), p["acknowledged"], p["failed"],
                             "OFFLINE" if p["offline"] else (p["reason"] or "")] for p in results["peers"]])
-        _fill(self.cells, [[p["peer"], c["cell"], c["language"], humane(c["outcome"] or "waiting"), c["cause"] or "",
+        fill_table(self.cells, [[p["peer"], c["cell"], c["language"], humane(c["outcome"] or "waiting"), c["cause"] or "",
                             c["broadcasts_completed"] if c["broadcasts_completed"] is not None else ""]
                            for p in results["peers"] for c in p["cells"]])
         if results["state"] is None:
@@ -392,7 +392,7 @@ class MessagesView(QWidget):
             self.status.addItem(humane(status), status)
         self.search = QLineEdit(objectName="messageSearch", placeholderText="Search texts, targets, reasons",
                                 clearButtonEnabled=True)
-        self.list = _table(["#", "Status", "Template", "Identifier", "Created by", "Created", "Target"], "messageList")
+        self.list = make_table(["#", "Status", "Template", "Identifier", "Created by", "Created", "Target"], "messageList")
         self.detail = MessageDetail(db, actor)
         filters = QHBoxLayout()
         filters.addWidget(self.status)
@@ -440,7 +440,7 @@ class MessagesView(QWidget):
         chosen = self.detail.message.id if self.detail.message is not None else None
         self.messages = messages
         self.list.blockSignals(True)
-        _fill(self.list, [[m.id, humane(m.status), m.template or "", m.message_identifier, m.created_by,
+        fill_table(self.list, [[m.id, humane(m.status), m.template or "", m.message_identifier, m.created_by,
                            _when(m.created_at), m.target_summary] for m in messages])
         self.list.blockSignals(False)
         for row, m in enumerate(messages):
@@ -457,4 +457,5 @@ class MessagesView(QWidget):
         ops.query(self, lambda: broadcast.get_message(db, actor, message_id), self.detail.show_message)
 
 
-__all__ = ["CodeDialog", "MessageDetail", "MessagesView", "TransmitDialog", "UpdateDialog", "review_text"]
+__all__ = ["CodeDialog", "MessageDetail", "MessagesView", "TransmitDialog", "UpdateDialog", "fill_table", "make_table",
+           "review_text"]

@@ -16,6 +16,7 @@ from omnidesk.ui import ops
 from omnidesk.ui.broadcast.compose import ComposeForm
 from omnidesk.ui.broadcast.messages import CodeDialog, MessagesView
 from omnidesk.ui.broadcast.target_panel import TargetPanel
+from omnidesk.ui.broadcast.templates import TemplatesView
 
 CBC_PERMISSIONS = ("view_cbc_message", "create_cbc_message", "approve_cbc_message")
 
@@ -54,22 +55,30 @@ class BroadcastWorkspace(QWidget):
             self.target.coverage_changed.connect(lambda _c: self._check())
             self.create_button.clicked.connect(self.create_and_confirm)
         self.tabs.addTab(self.messages, "Messages")
+        self.templates = TemplatesView(db, actor)
+        self.tabs.addTab(self.templates, "Templates")
+        if self.compose is not None:
+            self.templates.changed.connect(self._reload_templates)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
 
     def load(self) -> None:
         """Read templates, settings, sites and zones, and the message list, on workers."""
-        db, actor = self.db, self.actor
         if self.compose is not None:
-            ops.query(self, lambda: (broadcast.list_templates(db, actor), broadcast.get_settings(db, actor)),
-                      self._templates_loaded)
+            self._reload_templates()
             self.target.load()
         self.messages.reload()
+        self.templates.reload()
+
+    def _reload_templates(self) -> None:
+        db, actor = self.db, self.actor
+        ops.query(self, lambda: (broadcast.list_templates(db, actor), broadcast.get_settings(db, actor)),
+                  self._templates_loaded)
 
     def _templates_loaded(self, result) -> None:
         templates, self.settings = result
-        self.messages.detail.text_limit = self.settings.text_limit
+        self.messages.detail.text_limit = self.templates.limit = self.settings.text_limit
         self.compose.set_templates(templates, self.settings.text_limit)
         self._check()
 
