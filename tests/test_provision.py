@@ -421,3 +421,20 @@ def test_a_job_whose_runner_vanished_is_failed_after_its_timeout_and_its_items_r
     assert view.status == "failed" and "runner stopped" in view.error
     assert item_state(db, card.id) == ("new", None, None)
     assert prov.claim_next(db, "other") is None
+
+
+def test_a_job_watcher_hands_over_every_event_of_a_job_another_runner_runs(db, admin, ocs, mobile):
+    c = customer(db, admin)
+    job = prov.request_provision(db, admin, c.id, mobile.id, inventory_items={"SIM Card": sim(db, admin).id})
+    seen, jobs = [], []
+    watcher = prov.JobWatcher(db, prov.Hooks(on_event=[seen.append], on_job=[jobs.append]), job_ids={job.id}).start()
+    try:
+        done = prov.run_job_now(db, admin, job.id)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (jobs and jobs[-1].status == "success"):
+            time.sleep(0.05)
+    finally:
+        watcher.stop()
+    assert jobs[-1].status == "success" and jobs[-1].events == done.events
+    finished = {e.number: e.status for e in seen if e.status != 1}
+    assert finished == {e.number: e.status for e in done.events}

@@ -954,6 +954,48 @@ class Worker:
                     pass
 
 
+class JobWatcher:
+    """Hands jobs' events and status changes to hooks as any runner records them (NOTIFY, no polling).
+
+    For a desktop following jobs that another process runs (an `omnidesk worker` beside it or on a
+    server): each notice on the provisioning channel is read back on the listener's thread and
+    given to the hooks; `job_ids` limits it to some jobs (None: all).
+    """
+
+    def __init__(self, db, hooks: Hooks, job_ids: set[int] | None = None):
+        from omnidesk.db.notify import ChangeListener
+
+        self.db, self.hooks = db, hooks
+        self.job_ids = set(job_ids) if job_ids is not None else None
+        self._listener = ChangeListener(db.raw_connection_string(), (CHANNEL,), self._notice)
+
+    def start(self) -> "JobWatcher":
+        self._listener.start()
+        return self
+
+    def stop(self) -> None:
+        self._listener.stop()
+
+    def follow(self, job_id: int) -> None:
+        if self.job_ids is not None:
+            self.job_ids.add(job_id)
+
+    def _notice(self, notice: dict) -> None:
+        job_id = notice.get("job_id")
+        if self.job_ids is not None and job_id not in self.job_ids:
+            return
+        with self.db.read() as s:
+            if notice.get("table") == "provisioning_event":
+                row = s.get(ProvisioningEvent, notice.get("id"))
+                if row is not None:
+                    view = _event_view(row)
+                    self.hooks.event(view)
+            else:
+                job = s.get(ProvisioningJob, job_id)
+                if job is not None:
+                    self.hooks.job(_job_view(s, job, events=job.status in ("success", "failed", "cancelled")))
+
+
 def run_job_now(db, actor: Actor, job_id: int, *, hooks: Hooks | None = None, playbooks_dir: Path | None = None) -> JobView:
     """Claim one particular queued job and run it here (the CLI's --wait, the wizard)."""
     actor.require("update_provision", "run provisioning jobs")
