@@ -55,8 +55,9 @@ def test_a_successful_run_creates_exactly_the_reported_service_assignment_and_ch
         ("Mobile 20GB - Setup", Decimal("10.00"), Decimal("1.00"), service.id),
         ("Mobile 20GB - first month", Decimal("15.00"), Decimal("1.50"), service.id),
     ]
-    assert ocs.accounts[job.service_uuid]["balances"].keys() == {"DATA_Monthly", "VOICE_Monthly"}
-    assert ocs.accounts[job.service_uuid]["balances"]["DATA_Monthly"]["Value"] == 20 * 1073741824
+    data_id, voice_id = f"Mobile_Data__{20 * 1073741824}", f"Mobile_Voice__{100 * 60 * 10**9}"
+    assert ocs.accounts[job.service_uuid]["balances"].keys() == {data_id, voice_id}
+    assert ocs.accounts[job.service_uuid]["balances"][data_id]["Value"] == 20 * 1073741824
     assert card.itemtexts[1] in ocs.subscribers
     # Each task reached the hooks as it ran (running, then its outcome), and the database has one row per task.
     assert [e.status for e in seen if e.name == "Create the OCS account (ApierV2.SetAccount)"] == [1, 0]
@@ -345,7 +346,7 @@ def test_a_request_may_override_product_variables_but_not_what_omnidesk_sets(db,
     assert job.variables["SIM Card"] == job.inventory["SIM Card"]
     done = prov.run_job_now(db, admin, job.id)
     assert done.status == "success", done.error
-    assert ocs.accounts[job.service_uuid]["balances"]["DATA_Monthly"]["Value"] == 50 * 1073741824
+    assert ocs.accounts[job.service_uuid]["balances"][f"Mobile_Data__{50 * 1073741824}"]["Value"] == 50 * 1073741824
     with db.engine.connect() as conn:
         stored = conn.execute(text("SELECT variables::text || effects::text FROM provisioning_job")).scalars().all()
         outputs = conn.execute(text("SELECT string_agg(output::text, '') FROM provisioning_event")).scalar_one()
