@@ -143,7 +143,7 @@ def gui_run(db, admin, customer_id: int, product_id: int, args, *, worker_proces
         child = subprocess.Popen(
             [sys.executable, "-m", "omnidesk", "worker", "--concurrency", str(args.concurrency), "--until-idle"],
             env={**os.environ, "OMNIDESK_DATABASE_URL": db.url, "OMNIDESK_PLAYBOOKS_DIR": str(PLAYBOOK.parent),
-                 "PYTHONPATH": str(ROOT)}, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=open("/tmp/omnidesk-bench-worker.log", "w"))
+                 "PYTHONPATH": str(ROOT)}, cwd=str(ROOT), stdout=open("/tmp/omnidesk-bench-worker.log", "w"), stderr=subprocess.STDOUT)
         running = lambda: child.poll() is None  # noqa: E731
     else:
         follower = None
@@ -154,11 +154,17 @@ def gui_run(db, admin, customer_id: int, product_id: int, args, *, worker_proces
     watcher = QTimer(interval=100)
     finished_at: list[float] = []
 
+    seen_count = [-1, time.monotonic()]
+
     def check() -> None:
         if running():
             return
-        finished_at.append(time.monotonic())
-        if finished_at[-1] - finished_at[0] >= 1.0:  # a second for the last notices to arrive
+        now = time.monotonic()
+        finished_at.append(now)
+        if delivered[0] != seen_count[0]:
+            seen_count[:] = [delivered[0], now]
+        # the last notices may still be on their way: wait until none has come for 2 s (at most 30 s)
+        if now - seen_count[1] >= 2.0 or now - finished_at[0] >= 30:
             watcher.stop()
             app.quit()
 
@@ -195,6 +201,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("OMNIDESK_BENCH_DIR", "/tmp/omnidesk-bench-prov")))
     parser.add_argument("--keep-server", action="store_true")
     parser.add_argument("--no-gui", action="store_true", help="skip step 4")
+    parser.add_argument("--gui-only", action="store_true", help="only step 4")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     fake = FakeOcs().start()
@@ -212,6 +219,10 @@ def main() -> None:
         sims = [inv.create_item(db, admin, "SIM Card", itemtext1=iccid(n), itemtext2=f"23415{n:010d}").id
                 for n in range(1, args.jobs + 1)]
 
+        if args.gui_only:
+            gui_run(db, admin, customer.id, product.id, args)
+            gui_run(db, admin, customer.id, product.id, args, worker_process=True)
+            return
         # warm-up (imports, pyc, the OS cache) so neither side pays for it
         bare_run(0, fake)
 
