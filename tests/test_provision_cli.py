@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,12 +103,20 @@ def test_two_workers_and_an_in_process_runner_never_run_a_job_twice(env, admin, 
     c = customer(db, admin)
     jobs = [prov.request_provision(db, admin, c.id, product.id, playbooks_dir=plays).id for _ in range(50)]
     environ = {**os.environ, "OMNIDESK_PLAYBOOKS_DIR": str(plays), "PYTHONPATH": str(ROOT)}
-    workers = [subprocess.Popen([sys.executable, "-m", "omnidesk", "worker", "--concurrency", "1", "--until-idle"],
+    heard = []  # this process follows the other processes' jobs through NOTIFY
+    watcher = prov.JobWatcher(db, prov.Hooks(on_event=[heard.append])).start()
+    # One worker with more jobs at once than the default connection pool holds, one with a single job.
+    workers = [subprocess.Popen([sys.executable, "-m", "omnidesk", "worker", "--concurrency", n, "--until-idle"],
                                 env=environ, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for _ in range(2)]
+               for n in ("10", "1")]
     local = prov.Worker(db, concurrency=1, name="in-process", playbooks_dir=plays, stop_when_idle=True).start()
     local.join()
     outputs = [w.communicate(timeout=240) for w in workers]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len({e.job_id for e in heard if e.status == 0}) < len(jobs):
+        time.sleep(0.1)
+    watcher.stop()
+    assert {e.job_id for e in heard if e.name == "Report" and e.status == 0} == set(jobs)
     assert all(w.returncode == 0 for w in workers), outputs
     with db.engine.connect() as conn:
         rows = conn.execute(text("SELECT id, status, claimed_by, service_id FROM provisioning_job ORDER BY id")).all()

@@ -533,16 +533,19 @@ def execute_job(db, job_id: int, *, hooks: Hooks | None = None, playbooks_dir: P
 
 def _execute(db, job_id: int, hooks: Hooks, playbooks_dir: Path | None, cancel: threading.Event) -> JobView:
     settings = get_settings(db)
+    # One connection at a time per job thread: a worker runs many jobs on a small pool.
     with db.read() as s:
         job = s.get(ProvisioningJob, job_id)
         if job is None:
             raise NotFound(f"There is no provisioning job {job_id}.")
         product = s.get(Product, job.product_id)
         variables = _variables(s, job, product, settings)
-        actor = load_actor(db, job.initiated_by)
+        initiated_by = job.initiated_by
         timeout = job.timeout_seconds
         action, playbook = job.action, job.playbook
-        hooks.job(_job_view(s, job, events=False))
+        first_view = _job_view(s, job, events=False)
+    actor = load_actor(db, initiated_by)
+    hooks.job(first_view)
     try:
         path = playbook_path(playbook, playbooks_dir)
     except ServiceError as exc:
@@ -1002,12 +1005,14 @@ def run_job_now(db, actor: Actor, job_id: int, *, hooks: Hooks | None = None, pl
     with db.transaction() as s:
         job = s.scalar(select(ProvisioningJob).where(ProvisioningJob.id == job_id)
                        .with_for_update(skip_locked=True))
-        if job is None:
-            return wait_for_job(db, actor, job_id)  # another runner has it
-        if job.status != "queued":
-            return _job_view(s, job)
-        job.status, job.claimed_by, job.started_at = "running", f"{socket.gethostname()}:{os.getpid()}", func.now()
-        flush_or_refuse(s)
+        taken = job is None
+        if job is not None:
+            if job.status != "queued":
+                return _job_view(s, job)
+            job.status, job.claimed_by, job.started_at = "running", f"{socket.gethostname()}:{os.getpid()}", func.now()
+            flush_or_refuse(s)
+    if taken:
+        return wait_for_job(db, actor, job_id)  # another runner has it (NotFound when there is no such job)
     return execute_job(db, job_id, hooks=hooks, playbooks_dir=playbooks_dir)
 
 
