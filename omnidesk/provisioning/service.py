@@ -150,9 +150,11 @@ def _event_view(e: ProvisioningEvent) -> EventView:
                      e.finished_at)
 
 
-def _job_view(s: Session, j: ProvisioningJob, *, events: bool = True) -> JobView:
-    product_name = s.scalar(select(Product.name).where(Product.id == j.product_id)) or ""
-    customer_name = s.scalar(select(Customer.name).where(Customer.id == j.customer_id)) or ""
+def _job_view(s: Session, j: ProvisioningJob, *, events: bool = True, names: tuple[str, str] | None = None) -> JobView:
+    if names is None:
+        names = (s.scalar(select(Product.name).where(Product.id == j.product_id)) or "",
+                 s.scalar(select(Customer.name).where(Customer.id == j.customer_id)) or "")
+    product_name, customer_name = names
     evs: tuple[EventView, ...] = ()
     if events:
         evs = tuple(_event_view(e) for e in s.scalars(
@@ -865,7 +867,7 @@ def list_jobs(db, actor: Actor, *, status: str | None = None, customer_id: int |
               offset: int = 0, limit: int = 100) -> list[JobView]:
     """Jobs newest first; search matches the playbook's description, the product or the customer."""
     actor.require("view_provision", "view provisioning jobs")
-    stmt = (select(ProvisioningJob).join(Product, Product.id == ProvisioningJob.product_id)
+    stmt = (select(ProvisioningJob, Product.name, Customer.name).join(Product, Product.id == ProvisioningJob.product_id)
             .join(Customer, Customer.id == ProvisioningJob.customer_id).order_by(ProvisioningJob.id.desc()))
     if status:
         if status not in JOB_STATUSES:
@@ -878,9 +880,9 @@ def list_jobs(db, actor: Actor, *, status: str | None = None, customer_id: int |
         like = f"%{q}%"
         stmt = stmt.where(or_(func.lower(ProvisioningJob.playbook_description).like(like),
                               func.lower(Product.name).like(like), func.lower(Customer.name).like(like)))
-    with db.read() as s:
-        jobs = s.scalars(stmt.offset(max(0, offset)).limit(max(1, min(limit, MAX_PAGE)))).all()
-        return [_job_view(s, j, events=False) for j in jobs]
+    with db.read() as s:  # one query for the page (names joined in), however many jobs it shows
+        rows = s.execute(stmt.offset(max(0, offset)).limit(max(1, min(limit, MAX_PAGE)))).all()
+        return [_job_view(s, j, events=False, names=(product, customer)) for j, product, customer in rows]
 
 
 def fail_stale_jobs(db, actor: Actor, *, grace_seconds: int = 60) -> list[int]:
