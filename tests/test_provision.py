@@ -17,7 +17,15 @@ from omnidesk.catalog import services as svc
 from omnidesk.errors import NotFound, ServiceError, ValidationError
 from omnidesk.provisioning import service as prov
 from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, number, point_at, sim, table_counts
+from tests.provision_helpers import customer, item_state, mobile_product, number, point_at, sim, table_counts, new_children_left
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    assert new_children_left(before) == []
 
 
 @pytest.fixture
@@ -187,17 +195,21 @@ def _run_until_sleeping(db, admin, job_id, plays):
         if e.name == "Wait for the network" and e.status == 1:
             sleeping.set()
 
+    # Only this run's processes: whatever else this test process has running (children of earlier
+    # tests in a full run) was there before the run started.
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     t = threading.Thread(target=lambda: result.setdefault(
         "job", prov.run_job_now(db, admin, job_id, hooks=prov.Hooks(on_event=[on_event]), playbooks_dir=plays)))
     t.start()
     assert sleeping.wait(60), "the sleep task never started"
     deadline = time.monotonic() + 10
-    sleepers = []
+    sleepers, tree = [], []
     while not sleepers and time.monotonic() < deadline:
-        tree = psutil.Process().children(recursive=True)
+        tree = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
         sleepers = [p for p in tree if p.name() == "sleep"]
         time.sleep(0.05)
     assert sleepers, "the task's sleep process was not found"
+    assert any("ansible-playbook" in " ".join(p.cmdline()) for p in tree), "the run's ansible-playbook was not found"
     return t, result, [p.pid for p in tree]
 
 
@@ -250,6 +262,7 @@ def test_a_job_past_its_timeout_is_failed_and_rolled_back(db, admin, ocs, slow_p
     job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id},
                                  playbooks_dir=slow_plays)
     assert job.timeout_seconds == 4
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     started = time.monotonic()
     done = prov.run_job_now(db, admin, job.id, playbooks_dir=slow_plays)
     assert time.monotonic() - started < 30
@@ -257,7 +270,7 @@ def test_a_job_past_its_timeout_is_failed_and_rolled_back(db, admin, ocs, slow_p
     assert ocs.accounts == {}
     assert item_state(db, card.id) == ("new", None, None)
     assert table_counts(db)["service"] == 0
-    assert not [p for p in psutil.Process().children(recursive=True) if p.name() == "sleep"]
+    assert not [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.name() == "sleep"]
 
 
 def _nothing_queued(db, before):

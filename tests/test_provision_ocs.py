@@ -6,13 +6,22 @@ from __future__ import annotations
 from decimal import Decimal
 
 import httpx
+import psutil
 import pytest
 
 from omnidesk.errors import NotFound
 from omnidesk.provisioning import ocs as ocs_balances
 from omnidesk.provisioning import service as prov
 from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, mobile_product, point_at, sim
+from tests.provision_helpers import customer, mobile_product, point_at, sim, new_children_left
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    assert new_children_left(before) == []
 
 
 def test_balance_ids_units_and_colours_follow_the_decisions():

@@ -4,6 +4,7 @@ of each go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import psutil
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
@@ -15,7 +16,15 @@ from omnidesk.ui.app import apply_stylesheet
 from omnidesk.ui.provisioning.jobs import ProvisioningJobsView
 from omnidesk.ui.provisioning.wizard import AddServiceWizard
 from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim
+from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim, new_children_left
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    assert new_children_left(before) == []
 
 
 @pytest.fixture(autouse=True)
