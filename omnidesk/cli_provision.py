@@ -244,7 +244,11 @@ def run_worker(args, settings) -> int:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_signal) if threading.current_thread() is threading.main_thread() else None
-    with cli._opened(settings) as (db, actor):
+    from omnidesk.db.engine import Database
+
+    with cli._opened(settings) as (opened, actor):
+        # A connection for each job thread, the claim loop and the event writes (the default pool is 4 + 4).
+        db = Database(opened.url, application_name="omnidesk-worker", pool_size=args.concurrency + 2)
         prov.fail_stale_jobs(db, actor)
         hooks = prov.Hooks(on_job=[lambda j: print(f"job {j.id} {j.status}" + (f": {j.error}" if j.error else ""),
                                                    flush=True)])
@@ -260,5 +264,6 @@ def run_worker(args, settings) -> int:
             worker.stop()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+            db.dispose()
         print(f"Worker {worker.name} stopped after {len(worker.ran)} job(s).", file=sys.stderr)
     return 0

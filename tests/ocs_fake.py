@@ -9,6 +9,7 @@ check what a playbook left behind, and can be told to fail a method (`fail["Apie
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -118,7 +119,16 @@ class FakeOcs:
             if account not in self.accounts:
                 return None, "NOT_FOUND"
             acct = self.accounts[account]
-            return {"ID": f"{acct['Tenant']}:{account}", "BalanceMap": acct["balances"]}, None
+            balance_map: dict[str, list] = {}
+            for b in acct["balances"].values():
+                expiry = str(b.get("ExpiryTime") or "")
+                when = "0001-01-01T00:00:00Z"
+                if expiry.startswith("+") and expiry.endswith("h"):
+                    when = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=int(expiry[1:-1]))).isoformat()
+                balance_map.setdefault(b["type"], []).append(
+                    {"Uuid": b["ID"], "ID": b["ID"], "Value": b.get("Value", 0), "ExpirationDate": when,
+                     "Weight": b.get("Weight", 0), "DestinationIDs": {}, "Disabled": False})
+            return {"ID": f"{acct['Tenant']}:{account}", "BalanceMap": balance_map, "Disabled": False}, None
         if method == "ApierV1.SetActions":
             self.actions[p.get("ActionsId")] = p.get("Actions")
             return "OK", None

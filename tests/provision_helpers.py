@@ -61,3 +61,23 @@ def item_state(db, item_id: int) -> tuple[str, int | None, int | None]:
     with db.engine.connect() as conn:
         return tuple(conn.execute(text("SELECT item_state, customer_id, service_id FROM inventory_item WHERE id = :i"),
                                   {"i": item_id}).one())
+
+
+def new_children_left(before: set[int], wait: float = 5.0) -> list[tuple[int, str]]:
+    """Child processes started since `before` that are still running after up to `wait` seconds."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + wait
+    while True:
+        left = []
+        for p in psutil.Process().children(recursive=True):
+            try:
+                if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE:
+                    left.append((p.pid, " ".join(p.cmdline())[:120]))
+            except psutil.NoSuchProcess:
+                pass
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)

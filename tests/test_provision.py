@@ -17,7 +17,15 @@ from omnidesk.catalog import services as svc
 from omnidesk.errors import NotFound, ServiceError, ValidationError
 from omnidesk.provisioning import service as prov
 from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, number, point_at, sim, table_counts
+from tests.provision_helpers import customer, item_state, mobile_product, number, point_at, sim, table_counts, new_children_left
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    assert new_children_left(before) == []
 
 
 @pytest.fixture
@@ -55,8 +63,9 @@ def test_a_successful_run_creates_exactly_the_reported_service_assignment_and_ch
         ("Mobile 20GB - Setup", Decimal("10.00"), Decimal("1.00"), service.id),
         ("Mobile 20GB - first month", Decimal("15.00"), Decimal("1.50"), service.id),
     ]
-    assert ocs.accounts[job.service_uuid]["balances"].keys() == {"DATA_Monthly", "VOICE_Monthly"}
-    assert ocs.accounts[job.service_uuid]["balances"]["DATA_Monthly"]["Value"] == 20 * 1073741824
+    data_id, voice_id = f"Mobile_Data__{20 * 1073741824}", f"Mobile_Voice__{100 * 60 * 10**9}"
+    assert ocs.accounts[job.service_uuid]["balances"].keys() == {data_id, voice_id}
+    assert ocs.accounts[job.service_uuid]["balances"][data_id]["Value"] == 20 * 1073741824
     assert card.itemtexts[1] in ocs.subscribers
     # Each task reached the hooks as it ran (running, then its outcome), and the database has one row per task.
     assert [e.status for e in seen if e.name == "Create the OCS account (ApierV2.SetAccount)"] == [1, 0]
@@ -186,17 +195,21 @@ def _run_until_sleeping(db, admin, job_id, plays):
         if e.name == "Wait for the network" and e.status == 1:
             sleeping.set()
 
+    # Only this run's processes: whatever else this test process has running (children of earlier
+    # tests in a full run) was there before the run started.
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     t = threading.Thread(target=lambda: result.setdefault(
         "job", prov.run_job_now(db, admin, job_id, hooks=prov.Hooks(on_event=[on_event]), playbooks_dir=plays)))
     t.start()
     assert sleeping.wait(60), "the sleep task never started"
     deadline = time.monotonic() + 10
-    sleepers = []
+    sleepers, tree = [], []
     while not sleepers and time.monotonic() < deadline:
-        tree = psutil.Process().children(recursive=True)
+        tree = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
         sleepers = [p for p in tree if p.name() == "sleep"]
         time.sleep(0.05)
     assert sleepers, "the task's sleep process was not found"
+    assert any("ansible-playbook" in " ".join(p.cmdline()) for p in tree), "the run's ansible-playbook was not found"
     return t, result, [p.pid for p in tree]
 
 
@@ -249,6 +262,7 @@ def test_a_job_past_its_timeout_is_failed_and_rolled_back(db, admin, ocs, slow_p
     job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id},
                                  playbooks_dir=slow_plays)
     assert job.timeout_seconds == 4
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     started = time.monotonic()
     done = prov.run_job_now(db, admin, job.id, playbooks_dir=slow_plays)
     assert time.monotonic() - started < 30
@@ -256,7 +270,7 @@ def test_a_job_past_its_timeout_is_failed_and_rolled_back(db, admin, ocs, slow_p
     assert ocs.accounts == {}
     assert item_state(db, card.id) == ("new", None, None)
     assert table_counts(db)["service"] == 0
-    assert not [p for p in psutil.Process().children(recursive=True) if p.name() == "sleep"]
+    assert not [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.name() == "sleep"]
 
 
 def _nothing_queued(db, before):
@@ -345,7 +359,7 @@ def test_a_request_may_override_product_variables_but_not_what_omnidesk_sets(db,
     assert job.variables["SIM Card"] == job.inventory["SIM Card"]
     done = prov.run_job_now(db, admin, job.id)
     assert done.status == "success", done.error
-    assert ocs.accounts[job.service_uuid]["balances"]["DATA_Monthly"]["Value"] == 50 * 1073741824
+    assert ocs.accounts[job.service_uuid]["balances"][f"Mobile_Data__{50 * 1073741824}"]["Value"] == 50 * 1073741824
     with db.engine.connect() as conn:
         stored = conn.execute(text("SELECT variables::text || effects::text FROM provisioning_job")).scalars().all()
         outputs = conn.execute(text("SELECT string_agg(output::text, '') FROM provisioning_event")).scalar_one()
@@ -421,3 +435,20 @@ def test_a_job_whose_runner_vanished_is_failed_after_its_timeout_and_its_items_r
     assert view.status == "failed" and "runner stopped" in view.error
     assert item_state(db, card.id) == ("new", None, None)
     assert prov.claim_next(db, "other") is None
+
+
+def test_a_job_watcher_hands_over_every_event_of_a_job_another_runner_runs(db, admin, ocs, mobile):
+    c = customer(db, admin)
+    job = prov.request_provision(db, admin, c.id, mobile.id, inventory_items={"SIM Card": sim(db, admin).id})
+    seen, jobs = [], []
+    watcher = prov.JobWatcher(db, prov.Hooks(on_event=[seen.append], on_job=[jobs.append]), job_ids={job.id}).start()
+    try:
+        done = prov.run_job_now(db, admin, job.id)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (jobs and jobs[-1].status == "success"):
+            time.sleep(0.05)
+    finally:
+        watcher.stop()
+    assert jobs[-1].status == "success" and jobs[-1].events == done.events
+    finished = {e.number: e.status for e in seen if e.status != 1}
+    assert finished == {e.number: e.status for e in done.events}

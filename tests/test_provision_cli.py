@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import text
 
@@ -16,9 +18,17 @@ from omnidesk.catalog import service as catalog
 from omnidesk.provisioning import service as prov
 from tests.cli_helpers import run
 from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim
+from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim, new_children_left
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    assert new_children_left(before) == []
 
 
 @pytest.fixture
@@ -102,12 +112,26 @@ def test_two_workers_and_an_in_process_runner_never_run_a_job_twice(env, admin, 
     c = customer(db, admin)
     jobs = [prov.request_provision(db, admin, c.id, product.id, playbooks_dir=plays).id for _ in range(50)]
     environ = {**os.environ, "OMNIDESK_PLAYBOOKS_DIR": str(plays), "PYTHONPATH": str(ROOT)}
-    workers = [subprocess.Popen([sys.executable, "-m", "omnidesk", "worker", "--concurrency", "1", "--until-idle"],
+    heard = []  # this process follows the other processes' jobs through NOTIFY
+    watcher = prov.JobWatcher(db, prov.Hooks(on_event=[heard.append])).start()
+    # One worker with more jobs at once than the default connection pool holds, one with a single job.
+    workers = [subprocess.Popen([sys.executable, "-m", "omnidesk", "worker", "--concurrency", n, "--until-idle"],
                                 env=environ, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for _ in range(2)]
-    local = prov.Worker(db, concurrency=1, name="in-process", playbooks_dir=plays, stop_when_idle=True).start()
-    local.join()
-    outputs = [w.communicate(timeout=240) for w in workers]
+               for n in ("10", "1")]
+    try:
+        local = prov.Worker(db, concurrency=1, name="in-process", playbooks_dir=plays, stop_when_idle=True).start()
+        local.join()
+        outputs = [w.communicate(timeout=240) for w in workers]
+    finally:  # never leave a worker process behind, even when the test fails
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len({e.job_id for e in heard if e.status == 0}) < len(jobs):
+        time.sleep(0.1)
+    watcher.stop()
+    assert {e.job_id for e in heard if e.name == "Report" and e.status == 0} == set(jobs)
     assert all(w.returncode == 0 for w in workers), outputs
     with db.engine.connect() as conn:
         rows = conn.execute(text("SELECT id, status, claimed_by, service_id FROM provisioning_job ORDER BY id")).all()

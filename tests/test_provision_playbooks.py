@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import psutil
 import pytest
 from sqlalchemy import text
 
@@ -14,7 +15,15 @@ from omnidesk.catalog import services as svc
 from omnidesk.inventory import service as inv
 from omnidesk.provisioning import service as prov
 from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import PLAYBOOKS, customer, item_state, mobile_product, number, point_at, sim
+from tests.provision_helpers import PLAYBOOKS, customer, item_state, mobile_product, number, point_at, sim, new_children_left
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    assert new_children_left(before) == []
 
 
 @pytest.fixture
@@ -79,7 +88,7 @@ def test_a_data_top_up_adds_the_balance_moves_the_expiry_on_and_charges_once(db,
         prov.request_provision(db, admin, c.id, topup.id)
     done = prov.run_job_now(db, admin, prov.request_provision(db, admin, c.id, topup.id, service_id=base.service_id).id)
     assert done.status == "success", done.error
-    balance = ocs.accounts[base.service_uuid]["balances"][f"DATA_Topup_{done.id}"]
+    balance = ocs.accounts[base.service_uuid]["balances"][f"Topup_{done.id}_Data__{5 * 1073741824}"]
     assert balance["Value"] == 5 * 1073741824 and balance["ExpiryTime"] == "+720h"
     after = svc.get_service(db, admin, base.service_id).deactivate_date
     assert after - before >= dt.timedelta(days=29, hours=23)
@@ -99,7 +108,7 @@ def test_an_add_on_sets_up_or_removes_its_monthly_renewal_plan(db, admin, ocs, r
                                                               auto_renew=renew).id)
     assert done.status == "success", done.error
     plan_id = f"ActionPlan_Monthly_{base.service_uuid}_{boost.id}"
-    assert ocs.accounts[base.service_uuid]["balances"][f"DATA_Boost_{done.id}"]["Weight"] == 20
+    assert ocs.accounts[base.service_uuid]["balances"][f"Boost_{done.id}_Data__{5 * 1073741824}"]["Weight"] == 20
     if renew:
         assert ocs.action_plans[plan_id]["ActionPlan"][0]["ActionsId"] == "Action_data-boost"
         assert ocs.accounts[base.service_uuid]["ActionPlanIds"] == [plan_id]
@@ -118,7 +127,7 @@ def test_an_add_on_failing_in_the_ocs_removes_its_balance_and_charges_nothing(db
     ocs.fail["ApierV1.SetActionPlan"] = "SERVER_ERROR"
     done = prov.run_job_now(db, admin, prov.request_provision(db, admin, c.id, boost.id, service_id=base.service_id).id)
     assert done.status == "failed" and "SERVER_ERROR" in done.error
-    assert f"DATA_Boost_{done.id}" not in ocs.accounts[base.service_uuid]["balances"]
+    assert not [b for b in ocs.accounts[base.service_uuid]["balances"] if b.startswith(f"Boost_{done.id}_")]
     assert len(_charges(db, c.id)) == charges
 
 

@@ -5,13 +5,22 @@ provision permissions), and a Support user may look at jobs but not start one.""
 from __future__ import annotations
 
 import psycopg
+import psutil
 import pytest
 
 from omnidesk.errors import PermissionDenied
 from omnidesk.provisioning import service as prov
 from security_helpers import NEW_PASSWORD, raw, signed_in
 from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim
+from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim, new_children_left
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    assert new_children_left(before) == []
 
 
 @pytest.fixture

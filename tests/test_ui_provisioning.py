@@ -4,6 +4,7 @@ of each go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import psutil
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
@@ -15,7 +16,15 @@ from omnidesk.ui.app import apply_stylesheet
 from omnidesk.ui.provisioning.jobs import ProvisioningJobsView
 from omnidesk.ui.provisioning.wizard import AddServiceWizard
 from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim
+from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim, new_children_left
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    assert new_children_left(before) == []
 
 
 @pytest.fixture(autouse=True)
@@ -136,3 +145,29 @@ def test_the_jobs_view_filters_and_shows_a_jobs_events_in_colour(qtbot, db, admi
     view.status.setCurrentIndex(0)
     qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
     assert {view.table.item(r, 2).text() for r in range(2)} == {"success", "failed"} and ok.status == "success"
+
+
+def test_the_balances_view_shows_names_remaining_and_colours_and_refreshes_while_visible(qtbot, db, admin, ocs):
+    from omnidesk.ui.provisioning.balances import ServiceBalancesView
+
+    c = customer(db, admin)
+    done = prov.run_job_now(db, admin, prov.request_provision(db, admin, c.id, mobile_product(db, admin).id,
+                                                              inventory_items={"SIM Card": sim(db, admin).id}).id)
+    data_id = f"Mobile_Data__{20 * 1073741824}"
+    ocs.accounts[done.service_uuid]["balances"][data_id]["Value"] = 6 * 1073741824
+    view = ServiceBalancesView(db, admin, refresh_ms=200)
+    qtbot.addWidget(view)
+    view.resize(760, 260)
+    view.show()
+    view.show_service(done.service_id)
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    rows = {view.table.item(r, 0).text(): (view.table.item(r, 2).text(), view.table.cellWidget(r, 3).property("colour"))
+            for r in range(2)}
+    assert rows == {"Mobile Data - 20 GB": ("6 GB remaining", "yellow"),
+                    "Mobile Voice - 100 minutes": ("100 minutes remaining", "green")}
+    _picture(view, "provisioning_balances")
+    # Usage in the OCS shows up on the next refresh, without the user asking.
+    ocs.accounts[done.service_uuid]["balances"][data_id]["Value"] = 1073741824
+    qtbot.waitUntil(lambda: any(view.table.item(r, 2).text() == "1 GB remaining" for r in range(2)), timeout=10_000)
+    view.hide()
+    assert not view.timer.isActive()

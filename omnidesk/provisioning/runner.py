@@ -109,7 +109,7 @@ def _task_output(data: dict[str, Any]) -> dict[str, Any]:
 def run_playbook(
     playbook: Path, variables: dict[str, Any], *, on_task: Callable[[TaskEvent], None] | None = None,
     should_cancel: Callable[[], bool] | None = None, timeout: float = 300.0,
-    on_started: Callable[[int], None] | None = None,
+    on_started: Callable[[int], None] | None = None, niceness: int = 19,
 ) -> RunResult:
     """Run `playbook` against localhost with `variables` as extra vars; blocks until it ends."""
     import ansible_runner
@@ -174,9 +174,13 @@ def run_playbook(
     try:
         project = workdir / "project"
         project.mkdir()
+        # ansible-playbook and its task workers run at a lower CPU priority: twenty of them on two
+        # cores must not starve the desktop's event loop (nor PostgreSQL on a shared machine).
+        nice = shutil.which("nice") if niceness else None
+        binary, args = (nice, ["-n", str(niceness), ansible_playbook_path()]) if nice else (ansible_playbook_path(), [])
         r = ansible_runner.run(
-            private_data_dir=str(workdir), binary=ansible_playbook_path(),
-            cmdline=shlex.join([str(Path(playbook).resolve())]), inventory="localhost,", extravars=variables,
+            private_data_dir=str(workdir), binary=binary,
+            cmdline=shlex.join([*args, str(Path(playbook).resolve())]), inventory="localhost,", extravars=variables,
             envvars={"ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
                      "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_NOCOLOR": "1",
                      "ANSIBLE_DEPRECATION_WARNINGS": "False", "PATH": os.path.dirname(sys.executable) + os.pathsep

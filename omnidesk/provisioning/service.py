@@ -150,9 +150,11 @@ def _event_view(e: ProvisioningEvent) -> EventView:
                      e.finished_at)
 
 
-def _job_view(s: Session, j: ProvisioningJob, *, events: bool = True) -> JobView:
-    product_name = s.scalar(select(Product.name).where(Product.id == j.product_id)) or ""
-    customer_name = s.scalar(select(Customer.name).where(Customer.id == j.customer_id)) or ""
+def _job_view(s: Session, j: ProvisioningJob, *, events: bool = True, names: tuple[str, str] | None = None) -> JobView:
+    if names is None:
+        names = (s.scalar(select(Product.name).where(Product.id == j.product_id)) or "",
+                 s.scalar(select(Customer.name).where(Customer.id == j.customer_id)) or "")
+    product_name, customer_name = names
     evs: tuple[EventView, ...] = ()
     if events:
         evs = tuple(_event_view(e) for e in s.scalars(
@@ -533,16 +535,19 @@ def execute_job(db, job_id: int, *, hooks: Hooks | None = None, playbooks_dir: P
 
 def _execute(db, job_id: int, hooks: Hooks, playbooks_dir: Path | None, cancel: threading.Event) -> JobView:
     settings = get_settings(db)
+    # One connection at a time per job thread: a worker runs many jobs on a small pool.
     with db.read() as s:
         job = s.get(ProvisioningJob, job_id)
         if job is None:
             raise NotFound(f"There is no provisioning job {job_id}.")
         product = s.get(Product, job.product_id)
         variables = _variables(s, job, product, settings)
-        actor = load_actor(db, job.initiated_by)
+        initiated_by = job.initiated_by
         timeout = job.timeout_seconds
         action, playbook = job.action, job.playbook
-        hooks.job(_job_view(s, job, events=False))
+        first_view = _job_view(s, job, events=False)
+    actor = load_actor(db, initiated_by)
+    hooks.job(first_view)
     try:
         path = playbook_path(playbook, playbooks_dir)
     except ServiceError as exc:
@@ -862,7 +867,7 @@ def list_jobs(db, actor: Actor, *, status: str | None = None, customer_id: int |
               offset: int = 0, limit: int = 100) -> list[JobView]:
     """Jobs newest first; search matches the playbook's description, the product or the customer."""
     actor.require("view_provision", "view provisioning jobs")
-    stmt = (select(ProvisioningJob).join(Product, Product.id == ProvisioningJob.product_id)
+    stmt = (select(ProvisioningJob, Product.name, Customer.name).join(Product, Product.id == ProvisioningJob.product_id)
             .join(Customer, Customer.id == ProvisioningJob.customer_id).order_by(ProvisioningJob.id.desc()))
     if status:
         if status not in JOB_STATUSES:
@@ -875,9 +880,9 @@ def list_jobs(db, actor: Actor, *, status: str | None = None, customer_id: int |
         like = f"%{q}%"
         stmt = stmt.where(or_(func.lower(ProvisioningJob.playbook_description).like(like),
                               func.lower(Product.name).like(like), func.lower(Customer.name).like(like)))
-    with db.read() as s:
-        jobs = s.scalars(stmt.offset(max(0, offset)).limit(max(1, min(limit, MAX_PAGE)))).all()
-        return [_job_view(s, j, events=False) for j in jobs]
+    with db.read() as s:  # one query for the page (names joined in), however many jobs it shows
+        rows = s.execute(stmt.offset(max(0, offset)).limit(max(1, min(limit, MAX_PAGE)))).all()
+        return [_job_view(s, j, events=False, names=(product, customer)) for j, product, customer in rows]
 
 
 def fail_stale_jobs(db, actor: Actor, *, grace_seconds: int = 60) -> list[int]:
@@ -954,18 +959,62 @@ class Worker:
                     pass
 
 
+class JobWatcher:
+    """Hands jobs' events and status changes to hooks as any runner records them (NOTIFY, no polling).
+
+    For a desktop following jobs that another process runs (an `omnidesk worker` beside it or on a
+    server): each notice on the provisioning channel is read back on the listener's thread and
+    given to the hooks; `job_ids` limits it to some jobs (None: all).
+    """
+
+    def __init__(self, db, hooks: Hooks, job_ids: set[int] | None = None):
+        from omnidesk.db.notify import ChangeListener
+
+        self.db, self.hooks = db, hooks
+        self.job_ids = set(job_ids) if job_ids is not None else None
+        self._listener = ChangeListener(db.raw_connection_string(), (CHANNEL,), self._notice)
+
+    def start(self) -> "JobWatcher":
+        self._listener.start()
+        return self
+
+    def stop(self) -> None:
+        self._listener.stop()
+
+    def follow(self, job_id: int) -> None:
+        if self.job_ids is not None:
+            self.job_ids.add(job_id)
+
+    def _notice(self, notice: dict) -> None:
+        job_id = notice.get("job_id")
+        if self.job_ids is not None and job_id not in self.job_ids:
+            return
+        with self.db.read() as s:
+            if notice.get("table") == "provisioning_event":
+                row = s.get(ProvisioningEvent, notice.get("id"))
+                if row is not None:
+                    view = _event_view(row)
+                    self.hooks.event(view)
+            else:
+                job = s.get(ProvisioningJob, job_id)
+                if job is not None:
+                    self.hooks.job(_job_view(s, job, events=job.status in ("success", "failed", "cancelled")))
+
+
 def run_job_now(db, actor: Actor, job_id: int, *, hooks: Hooks | None = None, playbooks_dir: Path | None = None) -> JobView:
     """Claim one particular queued job and run it here (the CLI's --wait, the wizard)."""
     actor.require("update_provision", "run provisioning jobs")
     with db.transaction() as s:
         job = s.scalar(select(ProvisioningJob).where(ProvisioningJob.id == job_id)
                        .with_for_update(skip_locked=True))
-        if job is None:
-            return wait_for_job(db, actor, job_id)  # another runner has it
-        if job.status != "queued":
-            return _job_view(s, job)
-        job.status, job.claimed_by, job.started_at = "running", f"{socket.gethostname()}:{os.getpid()}", func.now()
-        flush_or_refuse(s)
+        taken = job is None
+        if job is not None:
+            if job.status != "queued":
+                return _job_view(s, job)
+            job.status, job.claimed_by, job.started_at = "running", f"{socket.gethostname()}:{os.getpid()}", func.now()
+            flush_or_refuse(s)
+    if taken:
+        return wait_for_job(db, actor, job_id)  # another runner has it (NotFound when there is no such job)
     return execute_job(db, job_id, hooks=hooks, playbooks_dir=playbooks_dir)
 
 

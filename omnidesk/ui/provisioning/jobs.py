@@ -6,7 +6,7 @@ provisioning channel); each notice reloads the list on the GUI thread. Nothing p
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
@@ -35,6 +35,9 @@ class ProvisioningJobsView(QWidget):
         self.setObjectName("provisioningJobs")
         self.jobs: list = []
         self.listener = None
+        # Notices come in bursts (every task of every job): one reload per burst.
+        self._reload_soon = QTimer(self, singleShot=True, interval=250)
+        self._reload_soon.timeout.connect(self.reload)
         outer = QVBoxLayout(self)
         bar = QHBoxLayout()
         self.status = QComboBox(objectName="jobStatusFilter")
@@ -84,7 +87,12 @@ class ProvisioningJobsView(QWidget):
 
         tracker = ops.tracker()
         self.listener = ChangeListener(self.db.raw_connection_string(), (prov.CHANNEL,),
-                                       lambda _n: tracker.post(lambda: self.reload() if ops.alive(self) else None)).start()
+                                       lambda _n: tracker.post(lambda: self._notice() if ops.alive(self) else None)
+                                       ).start()
+
+    def _notice(self) -> None:
+        if not self._reload_soon.isActive():  # at most one reload per 250 ms, however many notices
+            self._reload_soon.start()
 
     def closeEvent(self, event) -> None:
         if self.listener is not None:
