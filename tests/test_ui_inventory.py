@@ -208,7 +208,8 @@ def test_the_main_window_gets_inventory_products_and_services_tabs_once_attached
     try:
         window.attach(db, admin, live=False)
         titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-        assert titles == ["Customers", "Billing", "Inventory", "Products", "Services", "Broadcast", "Users && Roles"]
+        assert titles == ["Customers", "Billing", "Inventory", "Products", "Services", "Provisioning", "Broadcast",
+                          "Users && Roles"]
         assert window.tabs.widget(2) is window.inventory
         assert window.tabs.tabText(window.tabs.currentIndex()) == "Broadcast", "the open tab stays open"
         qtbot.waitUntil(lambda: window.inventory.templates.table.rowCount() == 4, timeout=10_000)

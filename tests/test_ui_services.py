@@ -240,3 +240,20 @@ def test_the_services_tab_keeps_its_qr_size_in_step_with_the_labels_module():
 
     assert customer_services.QR_SIZE == labels.TABLE_SIZE == 64
     assert customer_services.MAX_SERVICES == svc.MAX_PAGE
+
+
+def test_add_service_opens_the_provisioning_wizard_for_this_customer_and_only_for_those_who_may(qtbot, db, admin,
+                                                                                               section):
+    from tests.security_helpers import signed_in
+
+    customer = active_customer(db, admin)
+    show(qtbot, section, customer.id)
+    assert section.add_button.isVisibleTo(section)
+    section.add_button.click()
+    qtbot.waitUntil(lambda: getattr(section, "wizard", None) is not None and section.wizard.isVisible(), timeout=5_000)
+    assert section.wizard.objectName() == "addServiceWizard" and section.wizard.customer_id == customer.id
+    section.wizard.reject()
+    support, _ = signed_in(db, admin, "sue", ["Support"])  # views and changes services, provisions nothing
+    other = CustomerServicesSection(support.db, support.actor)
+    qtbot.addWidget(other)
+    assert not other.add_button.isVisibleTo(other)

@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self.actor = None
         self.customers: CustomersWorkspace | None = None
         self.inventory = self.products = self.services = None  # the issue-6 workspaces, once attached
+        self.provisioning = None  # the provisioning jobs view, for holders of view_provision
         self.billing = None  # the issue-5 Billing tab, once attached
         self.catalog_live: LiveUpdates | None = None  # inventory and product changes from other workstations
         self.live: LiveUpdates | None = None
@@ -166,15 +167,25 @@ class MainWindow(QMainWindow):
         if actor.can("view_customer_service"):
             self.services = ServicesWorkspace(db, actor)
             self.tabs.insertTab(at + 1, self.services, "Services")
+        if actor.can("view_provision"):
+            from omnidesk.ui.provisioning.jobs import ProvisioningJobsView
+
+            self.provisioning = ProvisioningJobsView(db, actor)
+            after = self.services if self.services is not None else self.tabs.widget(at)
+            self.tabs.insertTab(self.tabs.indexOf(after) + 1, self.provisioning, "Provisioning")
+            self.provisioning.reload()
         if current is not None and self.tabs.indexOf(current) >= 0:
             self.tabs.setCurrentWidget(current)
-        if self.live is not None and (self.inventory is not None or self.products is not None):
+        if self.live is not None and (self.inventory or self.products or self.provisioning) is not None:
             from omnidesk.ui.live import LiveUpdates
 
-            self.catalog_live = LiveUpdates(db.raw_connection_string(), ("omnidesk_inventory", "omnidesk_catalog"), self)
+            self.catalog_live = LiveUpdates(db.raw_connection_string(),
+                                            ("omnidesk_inventory", "omnidesk_catalog", "omnidesk_provisioning"), self)
             for workspace in (self.inventory, self.products):
                 if workspace is not None:
                     self.catalog_live.changes.connect(workspace.notice_changes)
+            if self.provisioning is not None:  # job and task notices come in bursts; the view reloads once per burst
+                self.catalog_live.changes.connect(self.provisioning.notice_changes)
             self.catalog_live.start()
 
     def _attach_billing(self, db, actor) -> None:

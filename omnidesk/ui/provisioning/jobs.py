@@ -90,6 +90,9 @@ class ProvisioningJobsView(QWidget):
                                        lambda _n: tracker.post(lambda: self._notice() if ops.alive(self) else None)
                                        ).start()
 
+    def notice_changes(self, _batch=None) -> None:
+        self._notice()
+
     def _notice(self) -> None:
         if not self._reload_soon.isActive():  # at most one reload per 250 ms, however many notices
             self._reload_soon.start()

@@ -81,10 +81,15 @@ class CustomerServicesSection(QWidget):
         self.now = lambda: dt.datetime.now(dt.timezone.utc)
         self._request = 0
 
+        self.add_button = QPushButton("Add service…", objectName="addService")
+        self.add_button.setToolTip("Assign a plan: pick the product and its inventory, then provision it")
+        self.add_button.clicked.connect(self.add_service)
+        self.add_button.setVisible(actor.can("create_provision"))
         self.edit_button = QPushButton("Edit…", objectName="editService")
         self.edit_button.clicked.connect(self.edit_service)
         self.status_buttons: dict[str, QPushButton] = {}
         actions = QHBoxLayout()
+        actions.addWidget(self.add_button)
         actions.addWidget(self.edit_button)
         for status, verb in STATUS_ACTIONS.items():
             button = QPushButton(f"{verb}…", objectName=f"service_{status}")
@@ -161,6 +166,16 @@ class CustomerServicesSection(QWidget):
         self._update_buttons()
 
     # --- loading ---
+
+    def add_service(self) -> None:
+        """The Assign plan / Add service wizard; the list reloads when it closes (the job may have made a service)."""
+        from omnidesk.ui.provisioning.wizard import AddServiceWizard
+
+        if self.customer_id is None:
+            return
+        self.wizard = AddServiceWizard(self.db, self.actor, self.customer_id, self)
+        self.wizard.finished.connect(lambda _r: self.reload())
+        self.wizard.open()
 
     def show_customer(self, customer_id: int) -> None:
         if customer_id != self.customer_id:
