@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 import shiboken6
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from omnidesk.broadcast import service as broadcast
 from omnidesk.broadcast import sites as cell_sites
-from omnidesk.ui import inspection
 from omnidesk.ui.app import apply_stylesheet
 from omnidesk.ui.broadcast.target_panel import TargetPanel
 
@@ -19,6 +18,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 GRID = [(24.30 + row * 0.05, 54.30 + col * 0.05, f"AUH-{row}{col}") for row in range(5) for col in range(6)]
 CSV = "lat,lng,name,sector1,sector2,sector3\n" + "".join(f"{lat:.4f},{lng:.4f},{name},0,120,240\n"
                                                           for lat, lng, name in GRID)
+
+
+pytestmark = pytest.mark.usefixtures("settled_gui")
 
 
 @pytest.fixture
@@ -33,10 +35,6 @@ def panel(db, admin, qtbot):
     with qtbot.waitSignal(widget.coverage_changed, timeout=10_000):
         widget.load()
     yield widget
-    assert inspection.settle(10)
-    for box in QApplication.topLevelWidgets():
-        if isinstance(box, QMessageBox):
-            box.close()
     shiboken6.delete(widget)
 
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import shiboken6
-from PySide6.QtWidgets import QApplication, QMessageBox, QPlainTextEdit
+from PySide6.QtWidgets import QApplication, QPlainTextEdit
 
 from omnidesk.broadcast import service as bs
 from omnidesk.cbc import cbsp
-from omnidesk.ui import inspection
 from omnidesk.ui.app import apply_stylesheet
 from omnidesk.ui.broadcast.workspace import BroadcastWorkspace
 from tests.security_helpers import signed_in
@@ -24,14 +23,12 @@ from tests.test_ui_broadcast_map import _click, _js, _tool
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
 
+pytestmark = pytest.mark.usefixtures("settled_gui")
+
+
 @pytest.fixture(autouse=True)
-def settled(qtbot):
+def styled(qtbot):
     apply_stylesheet(QApplication.instance())
-    yield
-    assert inspection.settle(15), "background operations were still running after the test"
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox):
-            widget.close()
 
 
 def _workspace(qtbot, session):

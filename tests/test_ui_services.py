@@ -257,3 +257,18 @@ def test_add_service_opens_the_provisioning_wizard_for_this_customer_and_only_fo
     other = CustomerServicesSection(support.db, support.actor)
     qtbot.addWidget(other)
     assert not other.add_button.isVisibleTo(other)
+
+
+def test_the_balances_pane_follows_the_selected_service_even_when_chosen_mid_answer(qtbot, db, admin, plan, section):
+    customer = active_customer(db, admin)
+    for n in (31, 32):
+        new_service(db, admin, plan, customer, n)
+    show(qtbot, section, customer.id)
+    section.table.selectRow(0)
+    qtbot.waitUntil(lambda: section.balances.message.text() != "", timeout=5_000)  # settled on row 0
+    wanted = section.services[0].id
+    section.balances.message.setText("")
+    section.table.selectRow(1)  # its answer is on its way when ...
+    section.table.selectRow(0)  # ... the operator goes back
+    qtbot.waitUntil(lambda: section.balances.message.text() != "", timeout=2_500)  # before the 3-second refresh
+    assert f"Service {wanted} " in section.balances.message.text()

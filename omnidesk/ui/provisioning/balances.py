@@ -56,15 +56,23 @@ class ServiceBalancesView(QWidget):
         self._loading = True
         service_id = self.service_id
         ops.query(self, lambda: ocs.service_balances(self.db, self.actor, service_id, transport=self.transport),
-                  self._show, self._failed)
+                  lambda balances: self._answered(service_id, balances, None),
+                  lambda exc: self._answered(service_id, None, exc))
+
+    def _answered(self, service_id: int, balances, exc: Exception | None) -> None:
+        self._loading = False
+        if service_id != self.service_id:  # another service was chosen meanwhile: show that one's instead
+            self.reload()
+        elif exc is not None:
+            self._failed(exc)
+        else:
+            self._show(balances)
 
     def _failed(self, exc: Exception) -> None:
-        self._loading = False
         self.message.setText(ops.error_text(exc)[0])
         self.message.setVisible(True)
 
     def _show(self, balances) -> None:
-        self._loading = False
         self.balances = list(balances)
         self.message.setText("" if self.balances else "This service has no balances in the OCS.")
         self.message.setVisible(not self.balances)

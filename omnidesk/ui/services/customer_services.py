@@ -143,8 +143,13 @@ class CustomerServicesSection(QWidget):
         self.inventory_caption = QLabel("Linked inventory", objectName="formSection")
         inventory_box.addWidget(self.inventory_caption)
         inventory_box.addWidget(self.inventory_table, 1)
+        from omnidesk.ui.provisioning.balances import ServiceBalancesView
+
+        self.balances = ServiceBalancesView(db, actor)  # the selected service's OCS balances, while shown
+        self.balances.hide()
         lower_layout.addLayout(facts_box, 2)
         lower_layout.addLayout(inventory_box, 3)
+        lower_layout.addWidget(self.balances, 3)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
@@ -267,6 +272,9 @@ class CustomerServicesSection(QWidget):
 
     def _show_service(self, s: ServiceView | None) -> None:
         self.inventory_table.setRowCount(0)
+        self.balances.setVisible(s is not None)
+        if s is not None:
+            self.balances.show_service(s.id)
         if s is None:
             self.facts.setText("No services yet." if not self.services else "")
             return
