@@ -20,12 +20,20 @@ WARNING = {"message_identifier": 4370, "repetition_period": 30,
                      {"language": "de", "text": "Hochwasserwarnung für das Flusstal."}]}
 
 
+def _interruptible() -> None:
+    """In the child: Ctrl-C as a terminal gives it. A full suite once handed the child SIGINT and SIGQUIT
+    ignored (a library in this process had them ignored for a moment, as C's system() does while it
+    waits), and a Python started with SIGINT ignored never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def simulation(env, admin):
     """`omnidesk cbc simulate --bsc 2 --mme 1` in a child process, until its three links are up."""
     process = subprocess.Popen([sys.executable, "-m", "omnidesk", "cbc", "simulate", "--bsc", "2", "--mme", "1",
                                 "--cells", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=dict(os.environ))
+                               env=dict(os.environ), preexec_fn=_interruptible)
     deadline = time.monotonic() + 30
     while True:
         peers = store.list_peers(env, admin)

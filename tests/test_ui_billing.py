@@ -390,6 +390,7 @@ def test_system_wide_cards_never_add_up_different_currencies(qtbot, db, admin, v
     qtbot.waitUntil(lambda: view.transactions.stats.cards[0].count.text() != "", timeout=10_000)
     assert view.transactions.stats.texts()[0] == "Total · USD accounts: $100.00 (2 transactions)"
     assert view.transactions.count_label.text() == "3 transactions", "the list itself shows every currency"
+    qtbot.waitUntil(lambda: len(view.transactions.model.rows) == 3, timeout=10_000)  # the page loads on its own
     assert [t.currency for t in view.transactions.model.rows].count("GBP") == 1
 
 
