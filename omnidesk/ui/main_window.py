@@ -176,7 +176,7 @@ class MainWindow(QMainWindow):
             self.provisioning.reload()
         if current is not None and self.tabs.indexOf(current) >= 0:
             self.tabs.setCurrentWidget(current)
-        if self.live is not None and (self.inventory or self.products or self.provisioning) is not None:
+        if self.live is not None and any(w is not None for w in (self.inventory, self.products, self.provisioning)):
             from omnidesk.ui.live import LiveUpdates
 
             self.catalog_live = LiveUpdates(db.raw_connection_string(),
