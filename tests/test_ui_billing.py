@@ -427,6 +427,24 @@ def test_generate_from_the_billing_tab_asks_for_the_customer(qtbot, db, admin):
     assert dialog.customer_name.text() == "Harbour Cafe" and dialog.total.text() == "$45.00"
 
 
+def test_a_customer_typed_after_the_preview_is_never_invoiced_from_the_old_preview(qtbot, db, admin):
+    first, second = customer(db, admin), customer(db, admin, "Blue Fern Ltd")
+    charge(db, admin, first, "Plan", "45.00")
+    charge(db, admin, second, "Plan", "60.00")
+    dialog = GenerateInvoiceDialog(None, db, admin, None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.customer.setValue(first.id)
+    qtbot.waitUntil(lambda: dialog.generate_button.isEnabled(), timeout=10_000)
+    dialog.customer.setValue(second.id)  # and Enter at once, before the new preview is back
+    assert not dialog.generate_button.isEnabled()
+    dialog.generate()
+    qtbot.waitUntil(lambda: dialog.preview is not None and dialog.preview.customer_id == second.id, timeout=10_000)
+    assert inspection.settle(10)
+    assert bs.list_invoices(db, admin, customer_id=first.id) == [], "nothing was invoiced for the first customer"
+    assert dialog.customer_name.text() == "Blue Fern Ltd" and dialog.total.text() == "$60.00"
+
+
 def test_the_customer_billing_sub_tab_reads_only_when_it_is_shown(qtbot, db, admin):
     from omnidesk.ui.customers.detail import CustomerDetailView
 

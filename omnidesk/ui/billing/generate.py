@@ -135,14 +135,19 @@ class GenerateInvoiceDialog(QDialog):
         self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self.load_preview)
         for edit in (self.start, self.end):
-            edit.dateChanged.connect(lambda _d: self._preview_timer.start())
-        self.customer.valueChanged.connect(lambda _v: self._preview_timer.start())
+            edit.dateChanged.connect(lambda _d: self._inputs_changed())
+        self.customer.valueChanged.connect(lambda _v: self._inputs_changed())
         self.load_preview()
 
     # --- preview ---
 
     def period(self) -> tuple[dt.date, dt.date, dt.date]:
         return self.start.date().toPython(), self.end.date().toPython(), self.due.date().toPython()
+
+    def _inputs_changed(self) -> None:
+        # What is on screen no longer matches the preview: nothing may be invoiced until the new one is in.
+        self.generate_button.setEnabled(False)
+        self._preview_timer.start()
 
     def load_preview(self) -> None:
         self._preview_timer.stop()
@@ -260,6 +265,9 @@ class GenerateInvoiceDialog(QDialog):
         if p is None or p.count == 0 or self._saving:
             return
         start, end, due = self.period()
+        if (p.customer_id, p.start, p.end) != (self.customer.value(), start, end):
+            self.load_preview()  # Enter pressed before the preview of what was just typed came back
+            return
         included, customer_id, title = sorted(p.included), p.customer_id, self.title_edit.text().strip() or None
         db, actor = self.db, self.actor
         self._saving = True
