@@ -141,3 +141,20 @@ def test_the_desktop_sends_queued_mail_on_a_worker(qtbot, db, admin, mailjet, se
     with db.read() as s:
         assert s.get(EmailOutbox, outbox_id).status == "sent"
     sender.stop()
+
+
+def test_an_accepted_send_with_an_unreadable_answer_counts_as_sent_and_a_refusal_as_a_failure():
+    import httpx
+
+    def answer(status, body):
+        def handler(request):
+            return httpx.Response(status, content=body)
+        return mail.MailjetSender("k", "s", from_email="billing@example.org", from_name="Billing",
+                                  template_ids={"invoice": 4711}, transport=httpx.MockTransport(handler))
+
+    send = dict(custom_id="outbox-1", template="invoice", recipients=[{"Email": "pat@example.org"}], variables={},
+                attachments=[])
+    # a retry could mail the customer the same invoice again: an accepted send is not retried
+    assert answer(200, b"<html>gateway</html>").send(**send).startswith("unknown")
+    with pytest.raises(mail.MailError, match="HTTP 502"):
+        answer(502, b"<html>bad gateway</html>").send(**send)

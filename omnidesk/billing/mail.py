@@ -100,15 +100,27 @@ class MailjetSender:
             response = self._client.post("/v3.1/send", json={"Messages": [message]})
         except httpx.TransportError as exc:
             raise MailError(f"Mailjet could not be reached ({exc.__class__.__name__}).") from exc
-        body = response.json() if response.content else {}
+        try:
+            body = response.json() if response.content else {}
+        except ValueError:
+            body = None
         if response.status_code >= 400:
+            body = body if isinstance(body, dict) else {}
             errors = [e.get("ErrorMessage", "") for m in body.get("Messages", []) for e in m.get("Errors", [])]
             raise MailError(f"Mailjet answered HTTP {response.status_code}: "
                             f"{'; '.join(errors) or body.get('ErrorMessage') or response.reason_phrase}")
-        result = body["Messages"][0]
+        try:
+            result = body["Messages"][0]
+        except (TypeError, KeyError, IndexError):
+            # Accepted (2xx) but an answer we cannot read: count it as sent. Retrying could mail the
+            # customer the same invoice again, which is worse than not knowing Mailjet's message id.
+            return "unknown (Mailjet accepted it with an unreadable answer)"
         if result.get("Status") != "success":
             raise MailError(f"Mailjet did not send: {result}")
-        return str(result["To"][0]["MessageUUID"])
+        try:
+            return str(result["To"][0]["MessageUUID"])
+        except (KeyError, IndexError, TypeError):
+            return "unknown (Mailjet's answer named no message id)"
 
 
 def _backoff(attempts: int) -> dt.timedelta:
@@ -136,7 +148,9 @@ def send_due_emails(db, actor: Actor, sender: MailjetSender, *, now: dt.datetime
                 row.provider_message_id = sender.send(custom_id=f"outbox-{row.id}", template=row.template,
                                                       recipients=row.recipients, variables=row.variables,
                                                       attachments=attachments)
-            except ServiceError as exc:
+            except Exception as exc:  # noqa: BLE001 - a row that cannot go now is retried later, never blocks the rest
+                if not isinstance(exc, ServiceError):
+                    exc = MailError(f"{exc.__class__.__name__}: {exc}")
                 row.attempts += 1
                 row.last_error = str(exc)[:2000]
                 if row.attempts >= MAX_ATTEMPTS:

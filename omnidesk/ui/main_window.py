@@ -298,6 +298,8 @@ class MainWindow(QMainWindow):
         if self.broadcast_live is not None:
             self.broadcast_live.stop(wait=wait)
             self.broadcast_live = None
+        if self.billing is not None and self.billing.outbox is not None:
+            self.billing.outbox.stop()  # no e-mail round starts once the window (and its session) is going
         if self.broadcast is not None and self.broadcast.target is not None:
             self.broadcast.target.map.release()  # WebEngine pages must go before its profile does, at exit
 

@@ -24,6 +24,7 @@ class OutboxSender(QObject):
         self.db, self.actor = db, actor
         self._sender = sender
         self._running = False
+        self._stopped = False
         self.last_error = ""
         self.timer = QTimer(self, interval=interval_ms)
         self.timer.timeout.connect(self.send_now)
@@ -37,13 +38,19 @@ class OutboxSender(QObject):
         self.send_now()
 
     def stop(self) -> None:
+        """No more rounds; the HTTP client closes now, or when the round still running ends."""
         self.timer.stop()
+        self._stopped = True
+        if not self._running:
+            self._close_sender()
+
+    def _close_sender(self) -> None:
         if self._sender is not None:
             self._sender.close()
             self._sender = None
 
     def send_now(self) -> None:
-        if self._running:
+        if self._running or self._stopped:
             return  # the last round is still going (a slow Mailjet): never two rounds at once
         self._running = True
         db, actor = self.db, self.actor
@@ -55,6 +62,9 @@ class OutboxSender(QObject):
 
         def done(report: mail.SendReport) -> None:
             self._running = False
+            if self._stopped:
+                self._close_sender()
+                return
             self.last_error = ""
             if report.sent:
                 ops.tracker().message.emit(f"{report.sent} invoice e-mail{'s' if report.sent != 1 else ''} sent.")
@@ -62,6 +72,9 @@ class OutboxSender(QObject):
 
         def failed(exc: Exception) -> None:  # e.g. the database is unreachable: try again next round, quietly
             self._running = False
+            if self._stopped:
+                self._close_sender()
+                return
             self.last_error = ops.error_text(exc)[0]
             self.round_failed.emit(self.last_error)
 
