@@ -183,3 +183,24 @@ def test_an_administrator_writes_a_template_and_operators_can_start_from_it(db, 
     assert ws.compose.identifier.text() == "4372"
     assert [t.message_identifier for t in bs.list_templates(db, admin) if t.name == "Chemical spill"] == [4372]
     shiboken6.delete(ws)
+
+
+def test_a_draft_left_unconfirmed_is_confirmed_later_from_the_messages_list(db, admin, qtbot):
+    clock = Clock(db)
+    carol, carol_totp = signed_in(db, admin, "carol", ["Broadcast Creator"])
+    ws = _workspace(qtbot, carol)
+    qtbot.waitUntil(lambda: ws.compose.template.count() > 0, timeout=15_000)
+    ws.compose.choose("Monthly test")
+    qtbot.waitUntil(lambda: ws.create_button.isEnabled(), timeout=10_000)
+    ws.create_button.click()
+    qtbot.waitUntil(lambda: _dialog("confirmDialog") is not None, timeout=10_000)
+    _dialog("confirmDialog").reject()  # closed without a code: the draft stays
+    detail = ws.messages.detail
+    qtbot.waitUntil(lambda: detail.message is not None and detail.message.status == "draft", timeout=10_000)
+    assert detail.submit_button.isVisibleTo(detail) and detail.transmit_button.isHidden()
+    detail.submit_button.click()
+    qtbot.waitUntil(lambda: _dialog("confirmDialog") is not None, timeout=10_000)
+    _dialog("confirmDialog").code.setText(clock.code(carol_totp))
+    qtbot.waitUntil(lambda: detail.message.status == "pending_approval", timeout=10_000)
+    assert detail.submit_button.isHidden()
+    shiboken6.delete(ws)

@@ -196,6 +196,7 @@ class MessageDetail(QWidget):
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.approve_button = QPushButton("Approve…", objectName="approveMessage")
         self.reject_button = QPushButton("Reject…", objectName="rejectMessage")
+        self.submit_button = QPushButton("Confirm with your code…", objectName="submitMessage")
         self.transmit_button = QPushButton("Transmit", objectName="transmitMessage")
         self.update_button = QPushButton("Update…", objectName="updateMessage")
         self.stop_button = QPushButton("Stop", objectName="stopMessage")
@@ -220,8 +221,8 @@ class MessageDetail(QWidget):
         header.addWidget(self.badge)
         header.addStretch(1)
         actions = QHBoxLayout()
-        for button in (self.approve_button, self.reject_button, self.transmit_button, self.update_button,
-                       self.stop_button):
+        for button in (self.submit_button, self.approve_button, self.reject_button, self.transmit_button,
+                       self.update_button, self.stop_button):
             actions.addWidget(button)
             button.hide()
         actions.addStretch(1)
@@ -231,6 +232,7 @@ class MessageDetail(QWidget):
         layout.addLayout(actions)
         layout.addWidget(tabs, 1)
 
+        self.submit_button.clicked.connect(self._submit)
         self.approve_button.clicked.connect(lambda: self._decide("approve"))
         self.reject_button.clicked.connect(lambda: self._decide("reject"))
         self.transmit_button.clicked.connect(self._transmit)
@@ -267,9 +269,12 @@ class MessageDetail(QWidget):
         self.reject_button.setVisible(m.status == "pending_approval" and can("approve_cbc_message"))
         self.transmit_button.setVisible(m.status == "approved" and can("create_cbc_message"))
         self.update_button.setVisible(m.status == "active" and can("update_cbc_message"))
-        self.stop_button.setVisible(m.status == "active" and can("delete_cbc_message")
-                                    or m.status in ("draft", "pending_approval", "approved")
-                                    and (can("delete_cbc_message") or m.created_by == self.actor.username))
+        mine = m.created_by == self.actor.username
+        self.submit_button.setVisible(m.status == "draft" and mine and can("create_cbc_message"))
+        # as the service and the database have it: the creator cancels their own draft or pending message;
+        # anything further along needs delete_cbc_message
+        self.stop_button.setVisible(m.status in ("active", "approved") and can("delete_cbc_message")
+                                    or m.status in ("draft", "pending_approval") and (mine or can("delete_cbc_message")))
         self.stop_button.setText("Stop" if m.status == "active" else "Cancel message")
 
     def _show_results(self, m) -> None:
@@ -325,6 +330,26 @@ class MessageDetail(QWidget):
 
         dialog.accepted.connect(accepted)
         dialog.open()
+
+    def _submit(self) -> None:
+        """A draft left when its confirmation was closed: review it and confirm it with the creator's code."""
+        db, actor, message_id = self.db, self.actor, self.message.id
+
+        def reviewed(review) -> None:
+            dialog = CodeDialog("Confirm the warning", f"Confirm message #{message_id} with the code from your "
+                                "authenticator app.", review=list(review.lines), parent=self)
+            dialog.setObjectName("confirmDialog")
+
+            def accepted() -> None:
+                code = dialog.code.text()
+                ops.mutate(self, lambda: broadcast.submit(db, actor, message_id, code), self._done,
+                           success_message=f"Message #{message_id} confirmed",
+                           on_error=lambda exc: self._refused_code(dialog, exc))
+
+            dialog.accepted.connect(accepted)
+            dialog.open()
+
+        ops.query(self, lambda: broadcast.review(db, actor, message_id), reviewed)
 
     def _refused_code(self, dialog: CodeDialog, exc: Exception) -> None:
         if isinstance(exc, ServiceError):
