@@ -158,6 +158,24 @@ def test_a_creator_cannot_approve_their_own_message_while_the_two_person_rule_is
     assert _row(db, solo)["approver"] == "dana"
 
 
+def test_switching_the_rule_off_does_not_let_a_creator_approve_what_waits_and_the_switch_is_logged(db, admin):
+    clock = Clock(db)
+    both, totp = signed_in(db, admin, "dana", ["Broadcast Creator", "Broadcast Approver"])
+    with _connect(db, "dana", both) as conn:
+        message_id = _draft(conn, _template_id(db))
+        assert _submit(conn, message_id, clock.code(totp))["status"] == "pending_approval"
+    with db.transaction() as s:
+        s.execute(text("UPDATE broadcast_setting SET two_person_rule = false"))
+    with _connect(db, "dana", both) as conn:
+        with pytest.raises(psycopg.Error, match="dana created message"):
+            _decide(conn, message_id, "approve", clock.code(totp))
+    assert _row(db, message_id)["status"] == "pending_approval"
+    with db.read() as s:
+        logged = s.execute(text("SELECT summary, changes FROM activity_log WHERE entity_type = 'broadcast_setting'")).all()
+    assert [(summary, changes["two_person_rule"]) for summary, changes in logged] == [
+        ("Broadcast settings: two-person rule OFF, text limit 500", [True, False])]
+
+
 def test_rejecting_takes_a_reason_and_the_approver_code(db, people):
     clock = Clock(db)
     carol, carol_totp = people["carol"]

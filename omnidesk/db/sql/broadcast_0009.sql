@@ -203,7 +203,9 @@ BEGIN
             replace(m.status, '_', ' '), CASE doing WHEN 'approve' THEN 'approved' ELSE 'rejected' END
             USING ERRCODE = 'ODA01';
     END IF;
-    IF rule AND actor.id = m.created_by THEN
+    -- A message waits for approval only because the rule was on when it was submitted, so its creator
+    -- never decides it, whatever the setting says now: switching the rule off cannot approve it.
+    IF actor.id = m.created_by THEN
         RAISE EXCEPTION 'The two-person rule is on: % created message #% and cannot % it; another approver must',
             actor.username, m.id, doing USING ERRCODE = 'ODA01';
     END IF;
@@ -361,6 +363,24 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Changing the broadcast settings (the two-person rule above all) is recorded with who did it.
+CREATE FUNCTION omnidesk_broadcast_setting_audit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF (NEW.two_person_rule, NEW.text_limit) IS DISTINCT FROM (OLD.two_person_rule, OLD.text_limit) THEN
+        INSERT INTO activity_log (actor_user_id, actor_name, entity_type, entity_id, action, summary, changes)
+        SELECT u.id, coalesce(u.username, session_user::text), 'broadcast_setting', NEW.id, 'update',
+               'Broadcast settings: two-person rule ' || CASE WHEN NEW.two_person_rule THEN 'on' ELSE 'OFF' END
+               || ', text limit ' || NEW.text_limit,
+               jsonb_build_object('two_person_rule', jsonb_build_array(OLD.two_person_rule, NEW.two_person_rule),
+                                  'text_limit', jsonb_build_array(OLD.text_limit, NEW.text_limit))
+        FROM (SELECT 1) one LEFT JOIN staff_user u ON u.login_role = session_user;
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER broadcast_setting_audit AFTER UPDATE ON broadcast_setting
+    FOR EACH ROW EXECUTE FUNCTION omnidesk_broadcast_setting_audit();
 CREATE TRIGGER broadcast_message_notify AFTER INSERT OR UPDATE ON broadcast_message
     FOR EACH ROW EXECUTE FUNCTION omnidesk_notify_broadcast_change();
 CREATE TRIGGER broadcast_message_guard BEFORE INSERT OR UPDATE ON broadcast_message

@@ -46,7 +46,8 @@ INTERNAL_FUNCTIONS = ["omnidesk_broadcast_user_has(integer, text)", "omnidesk_br
 ALL_FUNCTIONS = STAFF_FUNCTIONS + INTERNAL_FUNCTIONS + ["omnidesk_broadcast_message_guard()",
                                                       "omnidesk_broadcast_keep_history()",
                                                       "omnidesk_broadcast_event_stamp()",
-                                                      "omnidesk_notify_broadcast_change()"]
+                                                      "omnidesk_notify_broadcast_change()",
+                                                      "omnidesk_broadcast_setting_audit()"]
 
 # Scenario templates with their 3GPP TS 23.041 identifiers (DECISIONS.md, Cell broadcast); NDMO reviews them.
 _DAY = 24 * 3600
