@@ -639,14 +639,18 @@ def stop(db, actor: Actor, message_id: int) -> Message:
         raise ApprovalRefused(f"Message #{message_id} is already {status}.")
     if status == "active":
         actor.require("delete_cbc_message", "stop cell broadcasts")
+        # Who asked goes in the history first: the centre may report the warning stopped (and the
+        # message cancelled, by the trigger of 0009) before this function's last step runs.
+        with _refusals(), db.transaction() as s:
+            _event(s, actor, message_id, "stop_requested", {"warning_id": warning_id})
         cbc_store.request_stop(db, actor, warning_id)
     elif not (creator == actor.user_id and status in ("draft", "pending_approval")):
         actor.require("delete_cbc_message", "cancel cell broadcasts")
     with _refusals(), db.transaction() as s:
         m = s.get(BroadcastMessage, message_id, with_for_update=True)
-        if m.status == status:
+        if m.status == status:  # else the centre's report got here first and wrote the 'stopped' entry
             m.status, m.finished_at = "cancelled", func.now()
-        _event(s, actor, message_id, "stopped" if status == "active" else "cancelled", {"was": status})
+            _event(s, actor, message_id, "stopped" if status == "active" else "cancelled", {"was": status})
     return get_message(db, actor, message_id)
 
 
