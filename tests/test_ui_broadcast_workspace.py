@@ -146,7 +146,7 @@ def test_create_draw_confirm_approve_transmit_monitor_update_and_stop(db, admin,
     detail.update_button.click()
     qtbot.waitUntil(lambda: _dialog("updateDialog") is not None, timeout=5_000)
     update = _dialog("updateDialog")
-    update.editors["en"][0].setPlainText("FLOOD WARNING. Water is rising. Leave now.")
+    update.languages.editor("en").text.setPlainText("FLOOD WARNING. Water is rising. Leave now.")
     update.accept()
     qtbot.waitUntil(lambda: detail.message.update_count == 1, timeout=10_000)
     qtbot.waitUntil(lambda: any("Water is rising" in w.text for w in bscs[0].received_of(cbsp.WriteReplace)),

@@ -29,10 +29,11 @@ class LanguageText(QWidget):
     changed = Signal()
     remove_requested = Signal(object)
 
-    def __init__(self, language: str, text: str, limit: int, parent: QWidget | None = None):
+    def __init__(self, language: str, text: str, limit: int, parent: QWidget | None = None, *,
+                 fixed_language: bool = False):
         super().__init__(parent)
         self.limit = limit
-        self.language = QLineEdit(language, objectName="languageCode", maxLength=2)
+        self.language = QLineEdit(language, objectName="languageCode", maxLength=2, readOnly=fixed_language)
         self.language.setFixedWidth(44)
         self.language.setToolTip("Two-letter ISO 639-1 code: en, fr, ar …")
         self.text = QPlainTextEdit(text, objectName="warningText")
@@ -40,14 +41,15 @@ class LanguageText(QWidget):
         self.counter = QLabel("", objectName="textCounter", wordWrap=True)
         self.notice = QLabel("", objectName="encodingNotice", wordWrap=True)
         self.notice.hide()
-        remove = QPushButton("Remove", objectName="removeLanguage")
-        remove.setFlat(True)
-        remove.clicked.connect(lambda: self.remove_requested.emit(self))
         top = QHBoxLayout()
         top.addWidget(QLabel("Language"))
         top.addWidget(self.language)
         top.addStretch(1)
-        top.addWidget(remove)
+        if not fixed_language:
+            remove = QPushButton("Remove", objectName="removeLanguage")
+            remove.setFlat(True)
+            remove.clicked.connect(lambda: self.remove_requested.emit(self))
+            top.addWidget(remove)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 4)
         layout.addLayout(top)
@@ -75,6 +77,61 @@ class LanguageText(QWidget):
         return {"language": self.language.text().strip().lower(), "text": self.text.toPlainText()}
 
 
+class LanguageList(QWidget):
+    """A message's texts, one LanguageText each; with `fixed_languages` (an update of a message already
+    out) the texts change but the languages do not."""
+
+    changed = Signal()
+
+    def __init__(self, limit: int = texts_mod.DEFAULT_TEXT_LIMIT, parent: QWidget | None = None, *,
+                 fixed_languages: bool = False):
+        super().__init__(parent)
+        self.limit = limit
+        self.fixed_languages = fixed_languages
+        self.editors: list[LanguageText] = []
+        self._box = QVBoxLayout()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._box)
+        if not fixed_languages:
+            add = QPushButton("Add language", objectName="addLanguage")
+            add.clicked.connect(lambda: self.add("", ""))
+            row = QHBoxLayout()
+            row.addWidget(add)
+            row.addStretch(1)
+            layout.addLayout(row)
+
+    def set_texts(self, texts: list[dict[str, str]]) -> None:
+        for editor in list(self.editors):
+            self.remove(editor)
+        for item in texts:
+            self.add(item["language"], item["text"])
+
+    def add(self, language: str, text: str) -> LanguageText:
+        editor = LanguageText(language, text, self.limit, fixed_language=self.fixed_languages)
+        editor.changed.connect(self.changed)
+        editor.remove_requested.connect(self.remove)
+        self.editors.append(editor)
+        self._box.addWidget(editor)
+        return editor
+
+    def remove(self, editor: LanguageText) -> None:
+        self.editors.remove(editor)
+        editor.setParent(None)
+        editor.deleteLater()
+        self.changed.emit()
+
+    def editor(self, language: str) -> LanguageText:
+        return next(e for e in self.editors if e.value()["language"] == language)
+
+    def problems(self) -> list[str]:
+        found = [p for editor in self.editors for p in editor.count.problems]
+        return found or ([] if self.editors else ["A message needs a text in at least one language."])
+
+    def values(self) -> list[dict[str, str]]:
+        return [e.value() for e in self.editors]
+
+
 class ComposeForm(QWidget):
     """`set_templates(list)` then the operator picks one; `values()` is what create_message takes."""
 
@@ -93,10 +150,8 @@ class ComposeForm(QWidget):
         self.repetitions = QSpinBox(objectName="repetitions", minimum=0, maximum=65535)
         self.repetitions.setSpecialValueText("until stopped or expired")
         self.period = QSpinBox(objectName="repetitionPeriod", minimum=1, maximum=4095, suffix=" s")
-        self.languages: list[LanguageText] = []
-        self.language_box = QVBoxLayout()
-        add = QPushButton("Add language", objectName="addLanguage")
-        add.clicked.connect(lambda: self.add_language("", ""))
+        self.texts = LanguageList(self.limit)
+        self.texts.changed.connect(self.changed)
         form = QFormLayout()
         form.addRow("Template", self.template)
         form.addRow("Message identifier", self.identifier)
@@ -106,16 +161,13 @@ class ComposeForm(QWidget):
         form.addRow("Every", self.period)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addLayout(self.language_box)
-        row = QHBoxLayout()
-        row.addWidget(add)
-        row.addStretch(1)
-        layout.addLayout(row)
+        layout.addWidget(self.texts)
         layout.addStretch(1)
         self.template.currentIndexChanged.connect(self._template_chosen)
 
     def set_templates(self, templates: list, limit: int) -> None:
         self.templates, self.limit = templates, limit
+        self.texts.limit = limit
         self.template.blockSignals(True)
         self.template.clear()
         for t in templates:
@@ -138,25 +190,12 @@ class ComposeForm(QWidget):
         self.expiry.setValue(t.expiry_minutes or 60)
         self.repetitions.setValue(t.number_of_broadcasts)
         self.period.setValue(t.repetition_period)
-        for editor in list(self.languages):
-            self._remove(editor)
-        for item in t.texts:
-            self.add_language(item["language"], item["text"])
+        self.texts.set_texts(t.texts)
         self.changed.emit()
 
-    def add_language(self, language: str, text: str) -> LanguageText:
-        editor = LanguageText(language, text, self.limit)
-        editor.changed.connect(self.changed)
-        editor.remove_requested.connect(self._remove)
-        self.languages.append(editor)
-        self.language_box.addWidget(editor)
-        return editor
-
-    def _remove(self, editor: LanguageText) -> None:
-        self.languages.remove(editor)
-        editor.setParent(None)
-        editor.deleteLater()
-        self.changed.emit()
+    @property
+    def languages(self) -> list[LanguageText]:
+        return self.texts.editors
 
     @property
     def template_id(self) -> int | None:
@@ -166,13 +205,12 @@ class ComposeForm(QWidget):
         """What stops this message going out, as the counters say it (the service checks again)."""
         if self.template_id is None:
             return ["Choose a template."]
-        found = [p for editor in self.languages for p in editor.count.problems]
-        return found or ([] if self.languages else ["A message needs a text in at least one language."])
+        return self.texts.problems()
 
     def values(self) -> dict:
-        return {"template": self.template_id, "texts": [e.value() for e in self.languages],
+        return {"template": self.template_id, "texts": self.texts.values(),
                 "expiry_minutes": self.expiry.value(), "repetitions": self.repetitions.value(),
                 "repetition_period": self.period.value()}
 
 
-__all__ = ["ComposeForm", "LanguageText"]
+__all__ = ["ComposeForm", "LanguageList", "LanguageText"]

@@ -35,6 +35,7 @@ from omnidesk.broadcast import texts as texts_mod
 from omnidesk.broadcast.models import STATUSES
 from omnidesk.errors import ServiceError
 from omnidesk.ui import ops
+from omnidesk.ui.broadcast.compose import LanguageList
 from omnidesk.ui.widgets import StatusBadge, humane
 
 FALLBACK_REFRESH_MS = 5000  # while a message is active and change notices are not arriving
@@ -152,32 +153,18 @@ class UpdateDialog(QDialog):
     def __init__(self, message, limit: int, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(f"Update message #{message.id}")
-        self.limit = limit
-        self.editors: dict[str, tuple[QPlainTextEdit, QLabel]] = {}
+        self.languages = LanguageList(limit, fixed_languages=True)  # an update re-sends the same languages
+        self.languages.set_texts(message.texts)
         layout = QVBoxLayout(self)
-        for item in message.texts:
-            editor = QPlainTextEdit(item["text"], objectName=f"updateText_{item['language']}")
-            editor.setFixedHeight(90)
-            counter = QLabel("", objectName="textCounter", wordWrap=True)
-            editor.textChanged.connect(lambda lang=item["language"]: self._count(lang))
-            layout.addWidget(QLabel(f"Text ({item['language']})"))
-            layout.addWidget(editor)
-            layout.addWidget(counter)
-            self.editors[item["language"]] = (editor, counter)
-            self._count(item["language"])
+        layout.addWidget(self.languages)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Send update")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
-    def _count(self, language: str) -> None:
-        editor, counter = self.editors[language]
-        c = texts_mod.count(language, editor.toPlainText(), self.limit)
-        counter.setText(" ".join(c.problems) if c.problems else c.summary() + (f". {c.notice}" if c.notice else ""))
-
     def texts(self) -> list[dict[str, str]]:
-        return [{"language": lang, "text": editor.toPlainText()} for lang, (editor, _) in self.editors.items()]
+        return self.languages.values()
 
 
 class MessageDetail(QWidget):

@@ -28,7 +28,7 @@ from omnidesk.broadcast import service as broadcast
 from omnidesk.broadcast.models import CATEGORIES
 from omnidesk.errors import ServiceError, ValidationError
 from omnidesk.ui import ops
-from omnidesk.ui.broadcast.compose import LanguageText
+from omnidesk.ui.broadcast.compose import LanguageList, LanguageText
 from omnidesk.ui.broadcast.messages import fill_table, make_table
 from omnidesk.ui.widgets import humane
 
@@ -57,10 +57,7 @@ class TemplateDialog(QDialog):
         self.broadcasts.setSpecialValueText("until stopped or expired")
         self.expiry = QSpinBox(objectName="templateExpiry", minimum=1, maximum=10_080, value=60, suffix=" min")
         self.active = QCheckBox("Operators may use it", objectName="templateActive", checked=True)
-        self.languages: list[LanguageText] = []
-        self.language_box = QVBoxLayout()
-        add = QPushButton("Add language", objectName="addLanguage")
-        add.clicked.connect(lambda: self._add_language("", ""))
+        self.texts = LanguageList(limit)
         self.error = QLabel("", objectName="fieldError", wordWrap=True)
         self.error.hide()
         form = QFormLayout()
@@ -72,15 +69,8 @@ class TemplateDialog(QDialog):
         form.addRow("Broadcasts", self.broadcasts)
         form.addRow("Expires after", self.expiry)
         form.addRow("", self.active)
-        texts = QWidget()
-        texts_layout = QVBoxLayout(texts)
-        texts_layout.addLayout(self.language_box)
-        row = QHBoxLayout()
-        row.addWidget(add)
-        row.addStretch(1)
-        texts_layout.addLayout(row)
         scroll = QScrollArea(widgetResizable=True)
-        scroll.setWidget(texts)
+        scroll.setWidget(self.texts)
         scroll.setMinimumHeight(220)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
@@ -100,26 +90,18 @@ class TemplateDialog(QDialog):
             self.broadcasts.setValue(template.number_of_broadcasts)
             self.expiry.setValue(template.expiry_minutes or 60)
             self.active.setChecked(template.active)
-            for item in template.texts:
-                self._add_language(item["language"], item["text"])
+            self.texts.set_texts(template.texts)
         else:
             self.scenario.setCurrentIndex(self.scenario.findData("other"))
-            self._add_language("en", "")
+            self.texts.add("en", "")
 
-    def _add_language(self, language: str, text: str) -> None:
-        editor = LanguageText(language, text, self.limit)
-        editor.remove_requested.connect(self._remove)
-        self.languages.append(editor)
-        self.language_box.addWidget(editor)
-
-    def _remove(self, editor: LanguageText) -> None:
-        self.languages.remove(editor)
-        editor.setParent(None)
-        editor.deleteLater()
+    @property
+    def languages(self) -> list[LanguageText]:
+        return self.texts.editors
 
     def values(self) -> dict:
         return {"name": self.name.text(), "scenario": self.scenario.currentData(),
-                "message_identifier": self.identifier.text().strip() or None, "texts": [e.value() for e in self.languages],
+                "message_identifier": self.identifier.text().strip() or None, "texts": self.texts.values(),
                 "category": self.category.currentData(), "repetition_period": self.period.value(),
                 "number_of_broadcasts": self.broadcasts.value(), "warning_period": self.expiry.value() * 60,
                 "active": self.active.isChecked(),
