@@ -97,3 +97,10 @@ def test_a_shape_survives_its_geojson_round_trip_as_a_saved_zone_does():
                   coverage.circle(CENTRE, 1200), coverage.rectangle((-6.9, 39.1), (-6.7, 39.4))):
         again = coverage.shape_from_json(shape.to_geojson())
         assert again == shape
+
+
+def test_every_shape_reads_back_from_the_form_the_map_draws_and_reports():
+    for shape in (coverage.polygon([[-6.85, 39.20], [-6.85, 39.35], [-6.74, 39.35]]),
+                  coverage.rectangle([-6.85, 39.20], [-6.74, 39.35]),
+                  coverage.circle([-6.80, 39.28], 2500)):
+        assert coverage.shape_from_json(shape.to_json()) == shape

@@ -56,6 +56,15 @@ class Shape:
             return f"circle of {radius} around {self.center[0]:.5f}, {self.center[1]:.5f}"
         return f"{self.kind} of {len(self.points)} corners"
 
+    def to_json(self) -> dict[str, Any]:
+        """The form shape_from_json reads (and the targeting map draws and reports)."""
+        if self.kind == "circle":
+            assert self.center is not None
+            return {"shape": "circle", "center": list(self.center), "radius_m": self.radius_m}
+        if self.kind == "rectangle":
+            return {"shape": "rectangle", "corners": [list(self.points[0]), list(self.points[2])]}
+        return {"shape": "polygon", "points": [list(p) for p in self.points]}
+
     def to_geojson(self) -> dict[str, Any]:
         """A GeoJSON Feature (lng, lat order as GeoJSON wants); a circle is its centre Point with radius_m."""
         if self.kind == "circle":

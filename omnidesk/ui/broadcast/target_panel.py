@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from omnidesk.broadcast import coverage as shapes
 from omnidesk.broadcast import service as broadcast
 from omnidesk.broadcast import sites as cell_sites
 from omnidesk.cbc import store as cbc_store
@@ -33,15 +32,6 @@ from omnidesk.ui.broadcast.map_view import MapSite, TargetMap
 from omnidesk.ui.widgets import set_style_property
 
 MAX_LISTED = 2000  # rows in the covered-cells table; the count above it is always complete
-
-
-def map_shape(shape: shapes.Shape) -> dict:
-    """A stored shape in the form the map draws (and reports back)."""
-    if shape.kind == "circle":
-        return {"shape": "circle", "center": list(shape.center), "radius_m": shape.radius_m}
-    if shape.kind == "rectangle":
-        return {"shape": "rectangle", "corners": [list(shape.points[0]), list(shape.points[2])]}
-    return {"shape": "polygon", "points": [list(p) for p in shape.points]}
 
 
 def _peer_protocols(db) -> dict[str, str]:
@@ -131,7 +121,7 @@ class TargetPanel(QWidget):
     def _loaded(self, result) -> None:
         self.sites, self.zones, self.protocols = result
         self.map.set_sites(MapSite(s.id, s.lat, s.lng, s.name, tuple(x.azimuth for x in s.sectors)) for s in self.sites)
-        self.map.set_zones((z.id, z.name, map_shape(z.shape)) for z in self.zones)
+        self.map.set_zones((z.id, z.name, z.shape.to_json()) for z in self.zones)
         self.map.fit_sites()
         self.zone_box.clear()
         self.zone_box.addItems([z.name for z in self.zones])
@@ -209,7 +199,7 @@ class TargetPanel(QWidget):
 
     def _use_zone_at(self, index: int) -> None:
         if 0 <= index < len(self.zones):
-            self.map.use_shape(map_shape(self.zones[index].shape))  # reported back through shape_drawn
+            self.map.use_shape(self.zones[index].shape.to_json())  # reported back through shape_drawn
 
     def _ask_zone_name(self) -> None:
         if self.coverage is None or self.coverage.shape is None:
