@@ -4,9 +4,11 @@ half-made, and bad orders are refused with a clear message."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import psutil
 
@@ -251,6 +253,34 @@ def test_cancel_during_a_sleep_task_ends_every_process_and_rolls_back(db, admin,
             and not e.output.get("skipped")] == ["rollback"]
     assert [e.status for e in done.events if e.name == "Wait for the network" and e.phase == "run"] == [2]
     assert table_counts(db)["service"] == 0
+
+
+def _autogroup_nice(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split("nice")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def test_a_run_and_its_task_workers_take_the_cpu_last(db, admin, ocs, slow_plays):
+    """Twenty runs on two cores must not take the desktop's CPU. Linux shares the CPU between
+    sessions before nice values count, and ansible's task workers each start a session: they are
+    made nicest both ways, or a run's task would weigh as much as the whole desktop."""
+    point_at(db, admin, ocs)
+    product = mobile_product(db, admin, plays=slow_plays, name="Slow plan", provisioning_play="play_slow")
+    job = prov.request_provision(db, admin, customer(db, admin).id, product.id,
+                                 inventory_items={"SIM Card": sim(db, admin).id}, playbooks_dir=slow_plays)
+    t, result, pids = _run_until_sleeping(db, admin, job.id, slow_plays)
+    try:
+        sleeper = next(psutil.Process(p) for p in pids if psutil.Process(p).name() == "sleep")
+        assert sleeper.nice() == 19
+        assert os.getsid(sleeper.pid) != os.getsid(0), "ansible's worker runs the task in its own session"
+        if _autogroup_nice(os.getpid()) is not None:  # the kernel groups by session
+            assert _autogroup_nice(sleeper.pid) == 19
+    finally:
+        prov.cancel_job(db, admin, job.id)
+        t.join(60)
+    assert result["job"].status == "cancelled"
 
 
 def test_a_job_past_its_timeout_is_failed_and_rolled_back(db, admin, ocs, slow_plays):

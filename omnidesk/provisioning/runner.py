@@ -174,10 +174,12 @@ def run_playbook(
     try:
         project = workdir / "project"
         project.mkdir()
-        # ansible-playbook and its task workers run at a lower CPU priority: twenty of them on two
-        # cores must not starve the desktop's event loop (nor PostgreSQL on a shared machine).
-        nice = shutil.which("nice") if niceness else None
-        binary, args = (nice, ["-n", str(niceness), ansible_playbook_path()]) if nice else (ansible_playbook_path(), [])
+        # ansible-playbook and its task workers run at the lowest CPU priority: twenty of them on
+        # two cores must not starve the desktop's event loop (nor PostgreSQL on a shared machine).
+        binary, args = ansible_playbook_path(), []
+        if niceness:
+            binary, args = sys.executable, [str(Path(__file__).with_name("low_priority_playbook.py")), str(niceness),
+                                            ansible_playbook_path()]
         r = ansible_runner.run(
             private_data_dir=str(workdir), binary=binary,
             cmdline=shlex.join([*args, str(Path(playbook).resolve())]), inventory="localhost,", extravars=variables,
