@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from omnidesk.provisioning import service as prov
 from omnidesk.ui import inspection
 from omnidesk.ui.app import apply_stylesheet
+from omnidesk.ui.provisioning import runner as desktop
 from omnidesk.ui.provisioning.jobs import ProvisioningJobsView
 from omnidesk.ui.provisioning.wizard import AddServiceWizard
 from tests.ocs_fake import FakeOcs
@@ -20,10 +21,15 @@ from tests.provision_helpers import customer, item_state, mobile_product, point_
 
 
 @pytest.fixture(autouse=True)
-def no_process_left_behind():
-    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
+def no_process_left_behind(db):
+    """Every test here ends with no process of its own still running (the desktop's runner once
+    stopped, ansible, sleeps)."""
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     yield
+    runner = desktop._runners.get(db)
+    if runner is not None:
+        desktop.stop_desktop_runner(db, end_session=False)
+        assert runner.wait(60) == 0
     assert new_children_left(before) == []
 
 
@@ -84,6 +90,9 @@ def test_the_wizard_provisions_a_service_and_shows_live_progress(qtbot, db, admi
     items = [wizard.task_list.item(i).text() for i in range(wizard.task_list.count())]
     assert items[0] == "✓  Check the variables OmniDesk passes" and all(i.startswith("✓") for i in items)
     assert item_state(db, card.id)[2] == wizard.job.service_id
+    # It ran in the desktop's runner process, beside the GUI, not on one of the GUI's threads.
+    runner = desktop.desktop_runner(db, admin)
+    assert runner.running and wizard.job.claimed_by.startswith(f"{runner.runner_name}/")
     assert not wizard.retry_button.isVisible()
     _picture(wizard, "provisioning_wizard_progress")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import socket
 import threading
@@ -55,6 +56,7 @@ from omnidesk.provisioning.models import (
 )
 from omnidesk.provisioning.runner import RunResult, TaskEvent, run_playbook
 
+log = logging.getLogger(__name__)
 CHANNEL = "omnidesk_provisioning"
 DEFAULT_TIMEOUT = 300
 FAILURE_TEMPLATE = "provisioning_failure"
@@ -458,11 +460,16 @@ def _variables(s: Session, job: ProvisioningJob, product: Product, settings: Map
 # --- claiming and running ---
 
 
-def claim_next(db, runner_name: str) -> int | None:
-    """Take the oldest queued job nobody else is taking (FOR UPDATE SKIP LOCKED); None when there is none."""
+def claim_next(db, runner_name: str, *, initiated_by: str | None = None) -> int | None:
+    """Take the oldest queued job nobody else is taking (FOR UPDATE SKIP LOCKED); None when there is none.
+
+    `initiated_by`: only jobs that username ordered (a desktop's own runner works with its user's
+    rights, so it leaves other people's jobs to their desktops and to the servers' workers)."""
+    query = select(ProvisioningJob).where(ProvisioningJob.status == "queued")
+    if initiated_by is not None:
+        query = query.where(ProvisioningJob.initiated_by == initiated_by)
     with db.transaction() as s:
-        job = s.scalar(select(ProvisioningJob).where(ProvisioningJob.status == "queued")
-                       .order_by(ProvisioningJob.id).limit(1).with_for_update(skip_locked=True))
+        job = s.scalar(query.order_by(ProvisioningJob.id).limit(1).with_for_update(skip_locked=True))
         if job is None:
             return None
         job.status, job.claimed_by, job.started_at = "running", runner_name, func.now()
@@ -902,19 +909,43 @@ def fail_stale_jobs(db, actor: Actor, *, grace_seconds: int = 60) -> list[int]:
 
 
 class Worker:
-    """Claims and runs queued jobs on `concurrency` threads until stopped (the GUI's runner and `omnidesk worker`)."""
+    """Claims and runs queued jobs on `concurrency` threads until stopped (a desktop's runner process and `omnidesk worker`).
+
+    Idle threads wake on the NOTIFY of a new job (`wake_on_notify`), and look again every
+    `idle_wait` seconds in case a notice was missed while the listening connection was down."""
 
     def __init__(self, db, *, concurrency: int = 1, name: str | None = None, hooks: Hooks | None = None,
-                 playbooks_dir: Path | None = None, idle_wait: float = 0.5, stop_when_idle: bool = False):
+                 playbooks_dir: Path | None = None, idle_wait: float = 0.5, stop_when_idle: bool = False,
+                 initiated_by: str | None = None, wake_on_notify: bool = False):
         self.db, self.concurrency, self.hooks, self.playbooks_dir = db, max(1, concurrency), hooks or Hooks(), playbooks_dir
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.idle_wait, self.stop_when_idle = idle_wait, stop_when_idle
+        self.idle_wait, self.stop_when_idle, self.initiated_by = idle_wait, stop_when_idle, initiated_by
         self._stop = threading.Event()
+        self._wake = threading.Condition()
+        self._notices = 0  # counts job notices, so a notice between a claim and the wait is not slept through
         self._threads: list[threading.Thread] = []
+        self._listener = None
+        if wake_on_notify:
+            from omnidesk.db.notify import ChangeListener
+
+            self._listener = ChangeListener(db.raw_connection_string(), (CHANNEL,), self._notice)
         self.ran: list[int] = []
         self._ran_lock = threading.Lock()
 
+    def _notice(self, notice: dict) -> None:
+        if notice.get("table") == "provisioning_job":
+            with self._wake:
+                self._notices += 1
+                self._wake.notify_all()
+
+    def _idle(self, seconds: float, seen: int) -> None:
+        with self._wake:
+            if not self._stop.is_set() and self._notices == seen:
+                self._wake.wait(seconds)
+
     def start(self) -> "Worker":
+        if self._listener is not None:
+            self._listener.start()
         for n in range(self.concurrency):
             t = threading.Thread(target=self._loop, args=(f"{self.name}/{n + 1}",), name=f"omnidesk-provision-{n + 1}",
                                  daemon=True)
@@ -923,7 +954,12 @@ class Worker:
         return self
 
     def stop(self, wait: float | None = None) -> None:
+        """No more claims; jobs already running finish (a cut-off run would leave outside systems half-done)."""
         self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+        if self._listener is not None:
+            self._listener.stop()
         for t in self._threads:
             t.join(wait)
 
@@ -937,15 +973,17 @@ class Worker:
 
     def _loop(self, runner_name: str) -> None:
         while not self._stop.is_set():
+            seen = self._notices
             try:
-                job_id = claim_next(self.db, runner_name)
-            except Exception:  # noqa: BLE001 — the database went away: wait and try again
+                job_id = claim_next(self.db, runner_name, initiated_by=self.initiated_by)
+            except Exception as exc:  # noqa: BLE001 — the database went away: wait and try again
+                log.warning("runner %s could not claim a job (trying again in 2 s): %s", runner_name, exc)
                 job_id = None
                 self._stop.wait(2.0)
             if job_id is None:
                 if self.stop_when_idle:
                     return
-                self._stop.wait(self.idle_wait)
+                self._idle(self.idle_wait, seen)
                 continue
             with self._ran_lock:
                 self.ran.append(job_id)

@@ -189,7 +189,7 @@ class Launcher:
         old, session = self.window, self.window.session
         old.shutdown(wait=False)
         if session is not None:
-            ops.query(None, session.sign_out, None, lambda _exc: None)
+            end_session(session, handed_to_runner=old.session_handed_to_runner)
         self.window = MainWindow(profile=self.settings.profile, map_tile_url=self.settings.map_tile_url)
         self.window.setGeometry(old.geometry())
         self.window.show()
@@ -220,6 +220,12 @@ class Launcher:
         box.finished.connect(lambda _r: self.quit(1))
 
 
+def end_session(session, *, handed_to_runner: bool) -> None:
+    """Sign out in the background; when the provisioning runner still has jobs it ends the session
+    after them, and this only lets go of the window's own connections."""
+    ops.query(None, session.db.dispose if handed_to_runner else session.sign_out, None, lambda _exc: None)
+
+
 def run_gui(argv: list[str], settings) -> int:
     """Run the GUI until its window closes; returns the process exit code.
 
@@ -246,7 +252,7 @@ def run_gui(argv: list[str], settings) -> int:
     if launcher.login is not None:
         launcher.login.reject()
     if session is not None:  # the session ends with the application, not 8 hours later
-        ops.query(None, session.sign_out, None, lambda _exc: None)
+        end_session(session, handed_to_runner=window.session_handed_to_runner)
     ops.shutdown()  # waits a little for operations still running, the sign-out among them
     if session is None and window.db is not None:
         window.db.dispose()

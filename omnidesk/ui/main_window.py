@@ -82,6 +82,9 @@ class MainWindow(QMainWindow):
         self.catalog_live: LiveUpdates | None = None  # inventory and product changes from other workstations
         self.live: LiveUpdates | None = None
         self.session = None  # the StaffSession when a staff member signed in (None for tests acting as an actor)
+        # Set by shutdown when this desktop's provisioning runner still had jobs and took over ending
+        # the session after them (omnidesk/provisioning/desktop_runner.py): the application must not end it first.
+        self.session_handed_to_runner = False
         self.users = None  # the Users & Roles workspace, for holders of manage_users
         self.account_menu = None
 
@@ -174,6 +177,10 @@ class MainWindow(QMainWindow):
             after = self.services if self.services is not None else self.tabs.widget(at)
             self.tabs.insertTab(self.tabs.indexOf(after) + 1, self.provisioning, "Provisioning")
             self.provisioning.reload()
+        if actor.can("update_provision"):
+            from omnidesk.ui.provisioning.runner import resume_queued_jobs
+
+            resume_queued_jobs(self, db, actor)  # what this user ordered before the last sign-out, still waiting
         if current is not None and self.tabs.indexOf(current) >= 0:
             self.tabs.setCurrentWidget(current)
         if self.live is not None and any(w is not None for w in (self.inventory, self.products, self.provisioning)):
@@ -288,7 +295,13 @@ class MainWindow(QMainWindow):
             self.customers.search.selectAll()
 
     def shutdown(self, *, wait: bool = True) -> None:
-        """Stop listening for changes (the listener holds a database connection of its own)."""
+        """Stop listening for changes (the listener holds a database connection of its own), and
+        stop this desktop's provisioning runner from taking new jobs (those running finish)."""
+        if self.db is not None:
+            from omnidesk.ui.provisioning.runner import stop_desktop_runner
+
+            handed = stop_desktop_runner(self.db, end_session=self.session is not None)
+            self.session_handed_to_runner = self.session_handed_to_runner or handed
         if self.live is not None:
             self.live.stop(wait=wait)
             self.live = None

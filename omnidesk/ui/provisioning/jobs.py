@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 
 from omnidesk.provisioning import service as prov
 from omnidesk.ui import ops
+from omnidesk.ui.provisioning.runner import queue_and_run
 
 JOB_COLUMNS = ("Job", "Action", "Status", "Customer", "Product", "Service", "Created", "Error")
 EVENT_COLUMNS = ("#", "Phase", "Status", "Task")
@@ -168,5 +169,6 @@ class ProvisioningJobsView(QWidget):
 
     def _retry(self) -> None:
         job_id = self.selected_id()
-        ops.mutate(self, lambda: prov.retry_job(self.db, self.actor, job_id), lambda _j: self.reload(),
+        ops.mutate(self, lambda: queue_and_run(self.db, self.actor, lambda: prov.retry_job(self.db, self.actor, job_id)),
+                   lambda _j: self.reload(),
                    success_message=f"Job {job_id} queued again")

@@ -1,15 +1,14 @@
 """The "Add service" wizard: product → inventory → review → live progress of the provisioning job.
 
-Reads and the order go through ops (worker threads). The job itself runs on a thread of its own
-(a run may take minutes; it must not hold one of the few ops workers) and reports each task through
-provisioning Hooks; those reach this dialog on the GUI thread through ops.tracker().post, only while
-the dialog still exists. Nothing polls the database.
+Reads and the order go through ops (worker threads). The job runs in the desktop's runner process
+(or on a server's `omnidesk worker`, whichever claims it first); each task reaches this dialog
+through NOTIFY (runner.JobFollower), on the GUI thread and only while the dialog still exists.
+Nothing polls the database.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from decimal import Decimal
 
 from PySide6.QtCore import Qt
@@ -22,6 +21,7 @@ from omnidesk.catalog import service as catalog
 from omnidesk.inventory import service as inventory
 from omnidesk.provisioning import service as prov
 from omnidesk.ui import ops
+from omnidesk.ui.provisioning.runner import JobFollower
 
 MARKS = {"done": "✓", "running": "⟳", "pending": "☐", "failed": "✗", "ignored": "!"}
 
@@ -38,25 +38,6 @@ def _load_stock(db, actor, types: tuple[str, ...]):
     return {t: inventory.available_items(db, actor, t) for t in types}
 
 
-def start_job_thread(db, actor, job_id: int, widget: QWidget, on_event, on_job, playbooks_dir=None) -> threading.Thread:
-    """Run the job on its own thread; each event and job change reaches `widget`'s callbacks on the GUI thread."""
-    tracker = ops.tracker()
-
-    def deliver(fn, value) -> None:
-        tracker.post(lambda: fn(value) if ops.alive(widget) else None)
-
-    def run() -> None:
-        hooks = prov.Hooks(on_event=[lambda e: deliver(on_event, e)], on_job=[lambda j: deliver(on_job, j)])
-        try:
-            prov.run_job_now(db, actor, job_id, hooks=hooks, playbooks_dir=playbooks_dir)
-        except Exception as exc:  # noqa: BLE001 — shown in the dialog, never lost
-            deliver(on_job, exc)
-
-    thread = threading.Thread(target=run, name=f"omnidesk-job-{job_id}", daemon=True)
-    thread.start()
-    return thread
-
-
 class AddServiceWizard(QDialog):
     def __init__(self, db, actor, customer_id: int, parent: QWidget | None = None, *, playbooks_dir=None):
         super().__init__(parent)
@@ -69,7 +50,8 @@ class AddServiceWizard(QDialog):
         self.job = None
         self.events: dict[int, object] = {}
         self.planned: list[str] = []
-        self.thread: threading.Thread | None = None
+        self.follower = JobFollower(self, db, actor, self._on_event, self._on_job, self._on_job, playbooks_dir)
+        self.finished.connect(lambda _r: self.follower.stop())
 
         outer = QVBoxLayout(self)
         self.step_label = QLabel(objectName="formSection")
@@ -311,7 +293,7 @@ class AddServiceWizard(QDialog):
             self.planned = []
         self._show_page(3)
         self._render_progress()
-        self.thread = start_job_thread(self.db, self.actor, job.id, self, self._on_event, self._on_job, self.playbooks_dir)
+        self.follower.follow(job.id)
 
     def _on_event(self, event) -> None:
         self.events[event.number] = event
@@ -321,10 +303,14 @@ class AddServiceWizard(QDialog):
         if isinstance(job, Exception):
             self.error.setText(ops.error_text(job)[0])
             return
+        if self.job is not None and self.job.id == job.id and self.job.finished and not job.finished:
+            return  # a view read before the end, arriving after it
         self.job = job
         if job.finished:
             self.events = {e.number: e for e in job.events}
             self._show_page(3)
+        else:  # what happened before this dialog was listening
+            self.events.update((e.number, e) for e in job.events)
         self._render_progress()
 
     def _render_progress(self) -> None:
