@@ -180,3 +180,30 @@ def test_the_balances_view_shows_names_remaining_and_colours_and_refreshes_while
     qtbot.waitUntil(lambda: any(view.table.item(r, 2).text() == "1 GB remaining" for r in range(2)), timeout=10_000)
     view.hide()
     assert not view.timer.isActive()
+
+
+def test_signing_out_while_the_desktop_runs_a_job_lets_it_finish_then_ends_the_session(qtbot, db, admin, ocs):
+    from omnidesk.ui.app import end_session
+    from omnidesk.ui.main_window import MainWindow
+    from tests.security_helpers import signed_in
+
+    product = mobile_product(db, admin)
+    c = customer(db, admin)
+    card = sim(db, admin)
+    session, _ = signed_in(db, admin, "pia", ["Provisioning Specialist"])
+    window = MainWindow(profile="staff")
+    qtbot.addWidget(window)
+    window.attach(session.db, session.actor, session=session, live=False)
+    job = prov.request_provision(session.db, session.actor, c.id, product.id, inventory_items={"SIM Card": card.id})
+    wizard = AddServiceWizard(session.db, session.actor, c.id, window)
+    wizard.follower.follow(job.id)  # as the wizard does once it has queued the job
+    qtbot.waitUntil(lambda: bool(wizard.events), timeout=60_000)
+    runner = desktop._runners[session.db]
+    window.shutdown(wait=False)  # what signing out does first
+    assert window.session_handed_to_runner
+    end_session(session, handed_to_runner=True)
+    assert runner.wait(120) == 0, "the runner finished its job and exited"
+    done = prov.get_job(db, admin, job.id)
+    assert done.status == "success", done.error
+    assert item_state(db, card.id) == ("assigned", c.id, done.service_id)
+    assert not session.still_open(), "the session ended after the job, not before"
