@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from omnidesk.catalog import service as catalog
 from omnidesk.provisioning import service as prov
+from omnidesk.provisioning.desktop_runner import DesktopRunner, RunnerSettings
 from tests.cli_helpers import run
 from tests.ocs_fake import FakeOcs
 from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim, new_children_left
@@ -101,7 +102,7 @@ TRIVIAL_PLAY = """
 """
 
 
-def test_two_workers_and_an_in_process_runner_never_run_a_job_twice(env, admin, tmp_path):
+def test_two_workers_and_the_desktops_runner_never_run_a_job_twice(env, admin, tmp_path):
     db = env
     plays = tmp_path / "plays"
     plays.mkdir()
@@ -114,15 +115,18 @@ def test_two_workers_and_an_in_process_runner_never_run_a_job_twice(env, admin, 
     environ = {**os.environ, "OMNIDESK_PLAYBOOKS_DIR": str(plays), "PYTHONPATH": str(ROOT)}
     heard = []  # this process follows the other processes' jobs through NOTIFY
     watcher = prov.JobWatcher(db, prov.Hooks(on_event=[heard.append])).start()
-    # One worker with more jobs at once than the default connection pool holds, one with a single job.
+    # The desktop's own runner (as the GUI starts it), one worker with more jobs at once than the
+    # default connection pool holds, and one with a single job.
+    desktop = DesktopRunner(db, admin.username, settings=RunnerSettings(concurrency=2), playbooks_dir=plays)
+    desktop.ensure_running()
     workers = [subprocess.Popen([sys.executable, "-m", "omnidesk", "worker", "--concurrency", n, "--until-idle"],
                                 env=environ, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for n in ("10", "1")]
     try:
-        local = prov.Worker(db, concurrency=1, name="in-process", playbooks_dir=plays, stop_when_idle=True).start()
-        local.join()
         outputs = [w.communicate(timeout=240) for w in workers]
     finally:  # never leave a worker process behind, even when the test fails
+        desktop.stop()  # the desktop's runner finishes what it has, then exits
+        assert desktop.wait(120) == 0
         for w in workers:
             if w.poll() is None:
                 w.kill()
@@ -143,5 +147,4 @@ def test_two_workers_and_an_in_process_runner_never_run_a_job_twice(env, admin, 
     assert sorted(services) == sorted(f"job {j}" for j in jobs), "one service per job, none twice"
     assert {job_id: n for job_id, n in reports} == {j: 1 for j in jobs}, "every job's playbook ran exactly once"
     processes = {r.claimed_by.rsplit("/", 1)[0] for r in rows}
-    assert len(processes) == 3 and "in-process" in processes, f"all three runners took jobs: {processes}"
-    assert len(local.ran) == sum(1 for r in rows if r.claimed_by == "in-process/1")
+    assert len(processes) == 3 and desktop.runner_name in processes, f"all three runners took jobs: {processes}"

@@ -60,7 +60,8 @@ class DesktopRunner:
         """What the child's threads write in a job's claimed_by, before the thread number."""
         import socket
 
-        return f"{socket.gethostname()}:{self.process.pid}" if self.process is not None else None
+        process = self.process or self.stopped
+        return f"{socket.gethostname()}:{process.pid}" if process is not None else None
 
     def ensure_running(self) -> None:
         """Start the child if it is not running (at the first job of this desktop, or after it ended)."""
