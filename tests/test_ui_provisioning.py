@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from omnidesk.errors import ValidationError
 from omnidesk.provisioning import service as prov
 from omnidesk.ui import inspection
 from omnidesk.ui.app import apply_stylesheet
@@ -27,7 +28,7 @@ def no_process_left_behind(db):
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     yield
     runner = desktop._runners.get(db)
-    if runner is not None:
+    if runner is not None and runner.process is not None:
         desktop.stop_desktop_runner(db, end_session=False)
         assert runner.wait(60) == 0
     assert new_children_left(before) == []
@@ -199,6 +200,7 @@ def test_signing_out_while_the_desktop_runs_a_job_lets_it_finish_then_ends_the_s
     wizard.follower.follow(job.id)  # as the wizard does once it has queued the job
     qtbot.waitUntil(lambda: bool(wizard.events), timeout=60_000)
     runner = desktop._runners[session.db]
+    wizard.reject()  # stops following the job
     window.shutdown(wait=False)  # what signing out does first
     assert window.session_handed_to_runner
     end_session(session, handed_to_runner=True)
@@ -207,3 +209,31 @@ def test_signing_out_while_the_desktop_runs_a_job_lets_it_finish_then_ends_the_s
     assert done.status == "success", done.error
     assert item_state(db, card.id) == ("assigned", c.id, done.service_id)
     assert not session.still_open(), "the session ended after the job, not before"
+
+
+def test_with_desktops_set_to_run_no_jobs_the_wizard_follows_a_servers_worker(qtbot, db, admin, ocs):
+    prov.set_setting(db, admin, "provisioning.desktop_jobs", "0")
+    mobile_product(db, admin)
+    c = customer(db, admin)
+    card = sim(db, admin)
+    wizard = AddServiceWizard(db, admin, c.id)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    _walk_to_review(qtbot, wizard, card.id)
+    wizard.next_button.click()
+    qtbot.waitUntil(lambda: wizard.job is not None and "Queued" in wizard.progress_text.text(), timeout=10_000)
+    qtbot.wait(500)
+    assert not desktop._runners[db].running and wizard.job.status == "queued", "this desktop started no runner"
+    server = prov.Worker(db, concurrency=1, name="server", stop_when_idle=True).start()
+    qtbot.waitUntil(lambda: wizard.job.status == "success", timeout=60_000)
+    server.join()
+    assert wizard.job.claimed_by == "server/1"
+    assert wizard.progress_text.text().startswith("Provisioning status: Succeeded (6 of 6 tasks completed)")
+
+
+def test_the_number_of_jobs_a_desktop_runs_is_checked(db, admin):
+    with pytest.raises(ValidationError, match="0 to 32"):
+        prov.set_setting(db, admin, "provisioning.desktop_jobs", "64")
+    with pytest.raises(ValidationError, match="whole number"):
+        prov.set_setting(db, admin, "provisioning.desktop_jobs", "four")
+    assert prov.get_settings(db)["provisioning.desktop_jobs"] == 4

@@ -64,9 +64,10 @@ class DesktopRunner:
         return f"{socket.gethostname()}:{process.pid}" if process is not None else None
 
     def ensure_running(self) -> None:
-        """Start the child if it is not running (at the first job of this desktop, or after it ended)."""
+        """Start the child if it is not running (at the first job of this desktop, or after it ended);
+        not at all when this desktop runs no jobs (concurrency 0: servers' workers take them)."""
         with self._lock:
-            if self.running:
+            if self.running or self.settings.concurrency < 1:
                 return
             package_root = str(Path(__file__).resolve().parents[2])
             env = dict(os.environ)

@@ -67,6 +67,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "sms.url": "",  # SMS gateway; empty = no SMS
     "provisioning.failure_list": [],  # e-mail addresses told of every failed job
     "provisioning.default_timeout": DEFAULT_TIMEOUT,  # seconds, when the product sets none
+    # jobs each desktop's runner process takes at once (its user's jobs); 0: desktops run none,
+    # servers' `omnidesk worker` processes do
+    "provisioning.desktop_jobs": 4,
 }
 EVENT_LABELS = {EVENT_OK: "ok", EVENT_RUNNING: "running", EVENT_FAILED: "failed", EVENT_IGNORED: "failed (ignored)"}
 MAX_PAGE = 1000
@@ -199,6 +202,13 @@ def set_setting(db, actor: Actor, key: str, value: Any) -> dict[str, Any]:
             raise ValidationError({key: f"The timeout is a whole number of seconds; got {value!r}."}) from None
         if not 1 <= value <= 86400:
             raise ValidationError({key: "The timeout is between 1 second and 24 hours."})
+    elif key == "provisioning.desktop_jobs":
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            raise ValidationError({key: f"The number of jobs at once is a whole number; got {value!r}."}) from None
+        if not 0 <= value <= 32:
+            raise ValidationError({key: "A desktop runs 0 to 32 jobs at once (0: leave them to the servers' workers)."})
     else:
         value = str(value).strip()
     with db.transaction() as s:

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable
 
 from omnidesk.provisioning import service as prov
-from omnidesk.provisioning.desktop_runner import DesktopRunner
+from omnidesk.provisioning.desktop_runner import DesktopRunner, RunnerSettings
 from omnidesk.ui import ops
 
 _runners: "weakref.WeakKeyDictionary[object, DesktopRunner]" = weakref.WeakKeyDictionary()
@@ -21,11 +21,16 @@ _lock = threading.Lock()
 
 
 def desktop_runner(db, actor, playbooks_dir=None) -> DesktopRunner:
+    """This desktop's runner (made, not started, at the first call; reads the shared settings, so
+    call it on a worker thread)."""
     with _lock:
         runner = _runners.get(db)
-        if runner is None:
-            runner = _runners[db] = DesktopRunner(db, actor.username, playbooks_dir=playbooks_dir)
-        return runner
+    if runner is None:
+        jobs = int(prov.get_settings(db)["provisioning.desktop_jobs"])
+        made = DesktopRunner(db, actor.username, settings=RunnerSettings(concurrency=jobs), playbooks_dir=playbooks_dir)
+        with _lock:
+            runner = _runners.setdefault(db, made)
+    return runner
 
 
 def stop_desktop_runner(db, *, end_session: bool) -> bool:
