@@ -89,7 +89,7 @@ class ProvisioningJobsView(QWidget):
         tracker = ops.tracker()
         self.listener = ChangeListener(self.db.raw_connection_string(), (prov.CHANNEL,),
                                        lambda _n: tracker.post(lambda: self._notice() if ops.alive(self) else None)
-                                       ).start()
+                                       ).start(wait=0)  # connects on its own thread; the GUI does not wait
 
     def notice_changes(self, _batch=None) -> None:
         self._notice()
