@@ -237,3 +237,38 @@ def test_the_number_of_jobs_a_desktop_runs_is_checked(db, admin):
     with pytest.raises(ValidationError, match="whole number"):
         prov.set_setting(db, admin, "provisioning.desktop_jobs", "four")
     assert prov.get_settings(db)["provisioning.desktop_jobs"] == 4
+
+
+def test_a_top_up_is_ordered_for_the_selected_service_and_charged_once(qtbot, db, admin, ocs):
+    from omnidesk.catalog import service as catalog
+    from omnidesk.ui.services.customer_services import CustomerServicesSection
+    from tests.provision_helpers import PLAYBOOKS
+
+    c = customer(db, admin)
+    base = prov.run_job_now(db, admin, prov.request_provision(db, admin, c.id, mobile_product(db, admin).id,
+                                                              inventory_items={"SIM Card": sim(db, admin).id}).id)
+    catalog.create_product(db, admin, playbooks_dir=PLAYBOOKS, name="5GB Top-up", category="addon", service_type="mobile",
+                           retail_cost="5.00", provisioning_play="play_data_topup",
+                           provisioning_json_vars={"data_gb": 5, "days": 30}, auto_renew="false")
+    section = CustomerServicesSection(db, admin)
+    qtbot.addWidget(section)
+    section.show()
+    section.show_customer(c.id)
+    qtbot.waitUntil(lambda: section.table.rowCount() == 1 and len(section.services) == 1, timeout=10_000)
+    section.table.clearSelection()
+    assert not section.addon_button.isVisible(), "a top-up needs a service chosen first"
+    section.table.selectRow(0)
+    assert section.addon_button.isVisible()
+    section.addon_button.click()
+    wizard = section.wizard
+    assert wizard.windowTitle() == f"Add a top-up or add-on to {section.services[0].name}"
+    qtbot.waitUntil(lambda: wizard.product_list.count() == 1, timeout=10_000)
+    wizard.choose_product("5GB Top-up")
+    wizard.next_button.click()  # no inventory: straight to the review
+    assert wizard.next_button.text() == "Provision" and wizard.review_due.text() == "5.00"
+    _picture(wizard, "provisioning_topup_review")
+    wizard.next_button.click()
+    qtbot.waitUntil(lambda: wizard.job is not None and wizard.job.status == "success", timeout=60_000)
+    assert wizard.job.service_id == base.service_id
+    assert f"Topup_{wizard.job.id}_Data__{5 * 1073741824}" in ocs.accounts[base.service_uuid]["balances"]
+    wizard.reject()

@@ -30,7 +30,10 @@ def money(value) -> str:
     return f"{Decimal(value):,.2f}"
 
 
-def _load_products(db, actor, customer_id: int):
+def _load_products(db, actor, customer_id: int, service_id: int | None = None):
+    """A new service's plans, or (for a service) the top-ups and add-ons that fit it."""
+    if service_id is not None:
+        return catalog.addons_for_service(db, actor, service_id)
     return catalog.catalog_for_customer(db, actor, customer_id)
 
 
@@ -39,10 +42,13 @@ def _load_stock(db, actor, types: tuple[str, ...]):
 
 
 class AddServiceWizard(QDialog):
-    def __init__(self, db, actor, customer_id: int, parent: QWidget | None = None, *, playbooks_dir=None):
+    def __init__(self, db, actor, customer_id: int, parent: QWidget | None = None, *, playbooks_dir=None,
+                 service=None):
+        """With `service` (a ServiceView of this customer), a top-up or add-on for that service."""
         super().__init__(parent)
         self.db, self.actor, self.customer_id, self.playbooks_dir = db, actor, customer_id, playbooks_dir
-        self.setWindowTitle("Add service")
+        self.service = service
+        self.setWindowTitle(f"Add a top-up or add-on to {service.name}" if service is not None else "Add service")
         self.setObjectName("addServiceWizard")
         self.setMinimumSize(640, 520)
         self.products: list = []
@@ -110,9 +116,12 @@ class AddServiceWizard(QDialog):
         self.review_due = QLabel(objectName="fieldValue")
         self.auto_renew = QCheckBox("Renew automatically every contract period", objectName="autoRenew")
         form.addRow("Product", self.review_product)
+        if service is not None:
+            form.addRow("For service", QLabel(f"{service.name} (service {service.id})", objectName="fieldValue"))
         form.addRow("Inventory", self.review_items)
         form.addRow("Setup", self.review_setup)
-        form.addRow("Monthly", self.review_monthly)
+        # A plan costs so much a month; a top-up or add-on costs its price (again at each renewal).
+        form.addRow("Price" if service is not None else "Monthly", self.review_monthly)
         form.addRow("Due today", self.review_due)
         form.addRow("", self.auto_renew)
         self.pages.addWidget(page)
@@ -129,7 +138,8 @@ class AddServiceWizard(QDialog):
         self.pages.addWidget(page)
 
         self._show_page(0)
-        ops.query(self, lambda: _load_products(db, actor, customer_id), self._products_loaded)
+        service_id = service.id if service is not None else None
+        ops.query(self, lambda: _load_products(db, actor, customer_id, service_id), self._products_loaded)
 
     # --- navigation ---
 
@@ -197,7 +207,9 @@ class AddServiceWizard(QDialog):
             self.product_list.addItem(item)
         self.product_list.blockSignals(False)
         self.product = None
-        self.product_facts.setText("" if self.product_list.count() else "No product can be ordered for this customer.")
+        self.product_facts.setText("" if self.product_list.count() else
+                                   "No top-up or add-on fits this service." if self.service is not None else
+                                   "No product can be ordered for this customer.")
         self._update_next()
 
     def _product_chosen(self, row: int) -> None:
@@ -275,8 +287,10 @@ class AddServiceWizard(QDialog):
         chosen = self._chosen()
         renew = self.auto_renew.isChecked() if self.auto_renew.isVisibleTo(self) else None
         self.next_button.setEnabled(False)
+        service_id = self.service.id if self.service is not None else None
         ops.mutate(self, lambda: prov.request_provision(self.db, self.actor, self.customer_id, p.id, inventory_items=chosen,
-                                                        auto_renew=renew, playbooks_dir=self.playbooks_dir),
+                                                        auto_renew=renew, playbooks_dir=self.playbooks_dir,
+                                                        service_id=service_id),
                    self._queued, on_error=self._refused)
 
     def _refused(self, exc: Exception) -> None:

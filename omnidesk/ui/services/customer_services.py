@@ -83,13 +83,17 @@ class CustomerServicesSection(QWidget):
 
         self.add_button = QPushButton("Add service…", objectName="addService")
         self.add_button.setToolTip("Assign a plan: pick the product and its inventory, then provision it")
-        self.add_button.clicked.connect(self.add_service)
+        self.add_button.clicked.connect(lambda: self.add_service())
         self.add_button.setVisible(actor.can("create_provision"))
+        self.addon_button = QPushButton("Top-up or add-on…", objectName="addAddon")
+        self.addon_button.setToolTip("Provision a top-up, boost or add-on on the selected service")
+        self.addon_button.clicked.connect(self.add_addon)
         self.edit_button = QPushButton("Edit…", objectName="editService")
         self.edit_button.clicked.connect(self.edit_service)
         self.status_buttons: dict[str, QPushButton] = {}
         actions = QHBoxLayout()
         actions.addWidget(self.add_button)
+        actions.addWidget(self.addon_button)
         actions.addWidget(self.edit_button)
         for status, verb in STATUS_ACTIONS.items():
             button = QPushButton(f"{verb}…", objectName=f"service_{status}")
@@ -172,15 +176,21 @@ class CustomerServicesSection(QWidget):
 
     # --- loading ---
 
-    def add_service(self) -> None:
-        """The Assign plan / Add service wizard; the list reloads when it closes (the job may have made a service)."""
+    def add_service(self, service: ServiceView | None = None) -> None:
+        """The Assign plan / Add service wizard (with `service`: a top-up or add-on for it); the
+        list reloads when it closes (the job may have made or changed a service)."""
         from omnidesk.ui.provisioning.wizard import AddServiceWizard
 
         if self.customer_id is None:
             return
-        self.wizard = AddServiceWizard(self.db, self.actor, self.customer_id, self)
+        self.wizard = AddServiceWizard(self.db, self.actor, self.customer_id, self, service=service)
         self.wizard.finished.connect(lambda _r: self.reload())
         self.wizard.open()
+
+    def add_addon(self) -> None:
+        s = self.selected()
+        if s is not None:
+            self.add_service(s)
 
     def show_customer(self, customer_id: int) -> None:
         if customer_id != self.customer_id:
@@ -264,6 +274,7 @@ class CustomerServicesSection(QWidget):
         s = self.selected()
         can_edit = self.actor.can("update_customer_service")
         self.edit_button.setEnabled(s is not None and can_edit)
+        self.addon_button.setVisible(s is not None and self.actor.can("create_provision") and s.status in rules.LIVE_STATUSES)
         for status, button in self.status_buttons.items():
             button.setVisible(s is not None and can_edit and status in s.next_statuses)
         self.status_buttons["active"].setText(
