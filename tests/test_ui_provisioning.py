@@ -272,3 +272,30 @@ def test_a_top_up_is_ordered_for_the_selected_service_and_charged_once(qtbot, db
     assert wizard.job.service_id == base.service_id
     assert f"Topup_{wizard.job.id}_Data__{5 * 1073741824}" in ocs.accounts[base.service_uuid]["balances"]
     wizard.reject()
+
+
+def test_deactivating_a_provisioned_service_runs_its_playbooks_cleanup(qtbot, db, admin, ocs):
+    from omnidesk.ui.services.customer_services import CustomerServicesSection
+
+    c = customer(db, admin)
+    card = sim(db, admin)
+    base = prov.run_job_now(db, admin, prov.request_provision(db, admin, c.id, mobile_product(db, admin).id,
+                                                              inventory_items={"SIM Card": card.id}).id)
+    assert base.service_uuid in ocs.accounts
+    section = CustomerServicesSection(db, admin)
+    qtbot.addWidget(section)
+    section.show()
+    section.show_customer(c.id)
+    qtbot.waitUntil(lambda: len(section.services) == 1, timeout=10_000)
+    section.table.selectRow(0)
+    section.change_status(section.services[0], "deactivated")  # what "Deactivate…" does once confirmed
+    qtbot.waitUntil(lambda: getattr(section, "wizard", None) is not None, timeout=10_000)
+    wizard = section.wizard
+    qtbot.waitUntil(lambda: wizard.job is not None and wizard.job.status == "success", timeout=60_000)
+    assert wizard.step_label.text() == "Deprovisioning"
+    assert wizard.progress_text.text().endswith(f"service {base.service_id} is deactivated")
+    assert ocs.accounts == {}, "the OCS account went with the service"
+    assert item_state(db, card.id) == ("used", None, None)
+    _picture(wizard, "provisioning_deprovision")
+    wizard.reject()
+    qtbot.waitUntil(lambda: section.services and section.services[0].status == "deactivated", timeout=10_000)

@@ -42,8 +42,16 @@ def _load_stock(db, actor, types: tuple[str, ...]):
 
 
 class AddServiceWizard(QDialog):
+    @classmethod
+    def following(cls, db, actor, service, job, parent: QWidget | None = None) -> "AddServiceWizard":
+        """Just the progress page, for a job already queued for `service` (a deprovision)."""
+        wizard = cls(db, actor, service.customer_id, parent, service=service, load_products=False)
+        wizard.setWindowTitle(f"Deprovision {service.name}" if job.action == "deprovision" else f"Job {job.id}")
+        wizard._queued(job)
+        return wizard
+
     def __init__(self, db, actor, customer_id: int, parent: QWidget | None = None, *, playbooks_dir=None,
-                 service=None):
+                 service=None, load_products: bool = True):
         """With `service` (a ServiceView of this customer), a top-up or add-on for that service."""
         super().__init__(parent)
         self.db, self.actor, self.customer_id, self.playbooks_dir = db, actor, customer_id, playbooks_dir
@@ -129,7 +137,7 @@ class AddServiceWizard(QDialog):
         # 4. progress
         page = QWidget()
         lay = QVBoxLayout(page)
-        self.progress_text = QLabel(objectName="provisionStatus")
+        self.progress_text = QLabel(objectName="provisionStatus", wordWrap=True)
         self.progress_bar = QProgressBar()
         self.task_list = QListWidget(objectName="taskList")
         lay.addWidget(self.progress_text)
@@ -139,7 +147,8 @@ class AddServiceWizard(QDialog):
 
         self._show_page(0)
         service_id = service.id if service is not None else None
-        ops.query(self, lambda: _load_products(db, actor, customer_id, service_id), self._products_loaded)
+        if load_products:
+            ops.query(self, lambda: _load_products(db, actor, customer_id, service_id), self._products_loaded)
 
     # --- navigation ---
 
@@ -147,7 +156,8 @@ class AddServiceWizard(QDialog):
         self.pages.setCurrentIndex(index)
         titles = ("1 of 4 · Choose a product", "2 of 4 · Choose inventory", "3 of 4 · Review and provision",
                   "4 of 4 · Provisioning")
-        self.step_label.setText(titles[index])
+        undoing = self.job is not None and getattr(self.job, "action", "") == "deprovision"
+        self.step_label.setText("Deprovisioning" if index == 3 and undoing else titles[index])
         self.error.clear()
         running = index == 3
         self.back_button.setVisible(0 < index < 3)
@@ -301,8 +311,8 @@ class AddServiceWizard(QDialog):
     def _queued(self, job) -> None:
         self.job = job
         self.events = {}
-        try:
-            self.planned = prov.task_names(job.playbook, self.playbooks_dir)
+        try:  # a deprovision jumps to the playbook's cleanup: its tasks are not the main list's
+            self.planned = [] if job.action == "deprovision" else prov.task_names(job.playbook, self.playbooks_dir)
         except Exception:  # noqa: BLE001 — the list is a nicety; the count comes from the job
             self.planned = []
         self._show_page(3)
@@ -333,19 +343,23 @@ class AddServiceWizard(QDialog):
         planned = set(self.planned)
         main = [e for e in events if e.phase == "run" and (e.name in planned or not planned)]
         cleanup = [e for e in events if e not in main]
-        total = max(job.task_count if job else 0, len(self.planned))
+        if job and job.action == "deprovision":  # how many cleanup tasks run is known only at the end
+            total = len(main) if job.finished or not main else len(main) + 1
+        else:
+            total = max(job.task_count if job else 0, len(self.planned))
         done = sum(1 for e in main if e.status in (0, 3))
         status = job.status if job else ""
+        noun = "Deprovisioning" if job and job.action == "deprovision" else "Provisioning"
         if status == "failed" and any(e.status == 2 for e in main):
             at = next(i for i, e in enumerate(main, 1) if e.status == 2)
-            text = f"Provisioning status: Failed at task {at} of {total}; rolled back"
+            text = f"{noun} status: Failed at task {at} of {total}" + ("; rolled back" if noun == "Provisioning" else "")
         elif status == "cancelled":
-            text = f"Provisioning status: Cancelled after {done} of {total} tasks; rolled back"
+            text = f"{noun} status: Cancelled after {done} of {total} tasks" + ("; rolled back" if noun == "Provisioning" else "")
         else:
             label = {"queued": "Queued", "running": "Running", "success": "Succeeded", "failed": "Failed"}.get(status, "")
-            text = f"Provisioning status: {label} ({min(done, total)} of {total} tasks completed)"
+            text = f"{noun} status: {label} ({min(done, total)} of {total} tasks completed)"
         if job and job.status == "success" and job.service_id:
-            text += f" · service {job.service_id} is active"
+            text += f" · service {job.service_id} is " + ("deactivated" if job.action == "deprovision" else "active")
         self.progress_text.setText(text)
         self.progress_text.setStyleSheet({"success": "color: #1b7f3b; font-weight: 600;",
                                           "failed": "color: #b3261e; font-weight: 600;",

@@ -370,6 +370,9 @@ class CustomerServicesSection(QWidget):
 
     def change_status(self, s: ServiceView, status: str) -> None:
         db, actor = self.db, self.actor
+        if status == "deactivated" and (s.deprovisioning_play or s.provisioning_play) and actor.can("create_provision"):
+            self.deprovision(s)  # its playbook's cleanup takes it out of the OCS and HSS too
+            return
 
         def refused(exc: Exception) -> None:
             ops.show_error(self, exc)
@@ -382,6 +385,22 @@ class CustomerServicesSection(QWidget):
 
         ops.mutate(self, move, self._after_change,
                    success_message=f"Service {s.name} is now {rules.STATUS_LABELS[status]}.", on_error=refused)
+
+    def deprovision(self, s: ServiceView) -> None:
+        """Queue the service's playbook with action=deprovision and show its progress; success deactivates it."""
+        from omnidesk.provisioning import service as prov
+        from omnidesk.ui.provisioning.runner import queue_and_run
+        from omnidesk.ui.provisioning.wizard import AddServiceWizard
+
+        db, actor = self.db, self.actor
+
+        def show(job) -> None:
+            self.wizard = AddServiceWizard.following(db, actor, s, job, self)
+            self.wizard.finished.connect(lambda _r: self.reload())
+            self.wizard.open()
+
+        ops.mutate(self, lambda: queue_and_run(db, actor, lambda: prov.request_deprovision(db, actor, s.id)), show,
+                   on_error=lambda exc: (ops.show_error(self, exc), self.reload()))
 
     def ask_remove_auto_renew(self) -> None:
         s = self.selected()
