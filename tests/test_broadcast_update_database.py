@@ -59,7 +59,7 @@ def _commands(db, warning_id):
 
 
 def _request(conn, message_id, code, texts=NEW, broadcasts=None, period=None):
-    return conn.execute("SELECT omnidesk_broadcast_request_update(%s, %s, %s::jsonb, %s, %s)",
+    return conn.execute("SELECT omnidesk_broadcast_request_update(%s, %s, %s::jsonb, %s, %s, NULL)",
                         [message_id, code, None if texts is None else json.dumps(texts), broadcasts, period]).fetchone()[0]
 
 

@@ -133,13 +133,15 @@ LANGUAGE sql IMMUTABLE SET search_path = public, pg_temp AS $$
                                                 'repetition_period', r.repetition_period))
 $$;
 
--- Ask for an update of an active message, with the requester's own TOTP code.
+-- Ask for an update of an active message, with the requester's own TOTP code. requester: a staff login
+-- acts as itself (NULL or its own name); the owner's connection (the CLI) names the user.
 CREATE FUNCTION omnidesk_broadcast_request_update(message_id bigint, code text, new_texts jsonb,
-                                                  new_broadcasts integer, new_period integer) RETURNS jsonb
+                                                  new_broadcasts integer, new_period integer, requester text)
+RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     m broadcast_message := omnidesk_broadcast_locked(message_id);
-    actor staff_user := omnidesk_broadcast_acting_user(NULL, false);
+    actor staff_user := omnidesk_broadcast_acting_user(requester, false);
     rule boolean := coalesce((SELECT two_person_rule FROM broadcast_setting WHERE id = 1), true);
     open_request bigint;
     refused jsonb;

@@ -23,7 +23,7 @@ depends_on = None
 GRANTS = {perm: [("SELECT", "broadcast_update")]
           for perm in ("view_cbc_message", "create_cbc_message", "update_cbc_message", "delete_cbc_message",
                        "approve_cbc_message")}
-STAFF_FUNCTIONS = ["omnidesk_broadcast_request_update(bigint, text, jsonb, integer, integer)",
+STAFF_FUNCTIONS = ["omnidesk_broadcast_request_update(bigint, text, jsonb, integer, integer, text)",
                    "omnidesk_broadcast_decide_update(bigint, text, text, text, text)",
                    "omnidesk_broadcast_claim_update(bigint, text)",
                    "omnidesk_broadcast_update_failed(bigint, text, text)"]
