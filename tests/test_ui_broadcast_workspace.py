@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import shiboken6
-from PySide6.QtWidgets import QApplication, QPlainTextEdit
+from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
 
 from omnidesk.broadcast import service as bs
 from omnidesk.cbc import cbsp
@@ -142,13 +142,49 @@ def test_create_draw_confirm_approve_transmit_monitor_update_and_stop(db, admin,
     assert "cells acknowledged" in detail.results_summary.text()
     assert ws.grab().save(str(SCREENSHOTS / "broadcast_monitor.png"))
 
-    # update: a new English text goes out again with update number 1
+    # update: carol asks with her code; under the two-person rule nothing goes out until alice approves
     detail.update_button.click()
     qtbot.waitUntil(lambda: _dialog("updateDialog") is not None, timeout=5_000)
     update = _dialog("updateDialog")
     update.languages.editor("en").text.setPlainText("FLOOD WARNING. Water is rising. Leave now.")
-    update.accept()
+    update.repetitions.setValue(20)
+    assert "waits for a second user's approval" in update.findChild(QLabel, "updateNotice").text()
+    assert update.grab().save(str(SCREENSHOTS / "broadcast_update_dialog.png"))
+    update.code.setText("12345")
+    assert update.isVisible()  # five digits do not submit
+    update.code.setText(clock.code(carol_totp))  # the sixth digit submits
+    qtbot.waitUntil(lambda: detail.message.open_update is not None, timeout=10_000)
+    assert detail.message.open_update.status == "pending_approval" and detail.message.update_count == 0
+    assert detail.pending_update.isVisible() and detail.approve_update_button.isHidden()  # not carol's to approve
+    assert not detail.update_button.isEnabled()  # one update at a time
+    qtbot.wait(500)
+    assert not any("Water is rising" in w.text for w in bscs[0].received_of(cbsp.WriteReplace))
+
+    theirs = other.messages.detail
+    theirs.refresh()
+    qtbot.waitUntil(lambda: theirs.approve_update_button.isVisible(), timeout=10_000)
+    assert "Water is rising" in theirs.pending_text.text() and "Repetitions: 20" in theirs.pending_text.text()
+    assert other.grab().save(str(SCREENSHOTS / "broadcast_update_pending.png"))
+    theirs.approve_update_button.click()
+    qtbot.waitUntil(lambda: _dialog("approveUpdateDialog") is not None, timeout=5_000)
+    assert "Water is rising" in _dialog("approveUpdateDialog").findChild(QPlainTextEdit, "reviewText").toPlainText()
+    _dialog("approveUpdateDialog").code.setText("000000" if clock.code(alice_totp) != "000000" else "111111")
+    qtbot.waitUntil(lambda: _dialog("approveUpdateDialog") is not None
+                    and "Wrong code" in _dialog("approveUpdateDialog").error.text(), timeout=10_000)
+    _dialog("approveUpdateDialog").code.setText(clock.code(alice_totp))
+    qtbot.waitUntil(lambda: theirs.message.open_update is not None
+                    and theirs.message.open_update.status == "approved", timeout=10_000)
+    assert theirs.send_update_button.isHidden()  # alice approves; sending is for an updater
+    assert not any("Water is rising" in w.text for w in bscs[0].received_of(cbsp.WriteReplace))
+
+    # carol sends the approved update: the new English text goes out again with update number 1
+    detail.refresh()
+    qtbot.waitUntil(lambda: detail.send_update_button.isVisible(), timeout=10_000)
+    assert "approved by alice" in detail.pending_text.text()
+    detail.send_update_button.click()
     qtbot.waitUntil(lambda: detail.message.update_count == 1, timeout=10_000)
+    assert detail.pending_update.isHidden() and detail.update_button.isEnabled()
+    assert detail.message.number_of_broadcasts == 20
     qtbot.waitUntil(lambda: any("Water is rising" in w.text for w in bscs[0].received_of(cbsp.WriteReplace)),
                     timeout=10_000)
 
