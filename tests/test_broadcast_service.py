@@ -351,3 +351,38 @@ def test_a_stop_waits_for_a_transmission_in_flight_and_a_dead_workstations_claim
         bs.stop(db, admin, message.id)
     bs.release_transmit_claim(db, admin, message.id)
     assert bs.stop(db, admin, message.id).status == "cancelled"
+
+
+def test_an_update_is_rejected_with_a_reason_and_an_approved_one_is_sent_by_one_workstation_only(db, admin):
+    from security_helpers import set_clock
+
+    clock = Clock(db)
+    carol, carol_totp = signed_in(db, admin, "carol", ["Broadcast Creator"])
+    alice, alice_totp = signed_in(db, admin, "alice", ["Broadcast Approver"])
+    message = _active(db, admin, carol)
+    asked = bs.request_update(carol.db, carol.actor, message.id, clock.code(carol_totp), repetitions=3)
+    first = asked.open_update
+    assert first.lines() == ["Repetitions: 3"]
+    with pytest.raises(ValidationError, match="Say why the update is rejected"):
+        bs.reject_update(alice.db, alice.actor, first.id, clock.code(alice_totp), " ")
+    rejected = bs.reject_update(alice.db, alice.actor, first.id, clock.code(alice_totp), "Keep it until stopped")
+    assert rejected.open_update is None and rejected.number_of_broadcasts == 0
+    assert (rejected.updates[0].status, rejected.updates[0].rejected_by, rejected.updates[0].reject_reason) == (
+        "rejected", "alice", "Keep it until stopped")
+    with pytest.raises(bs.ApprovalRefused, match="is rejected; only one waiting for approval can be approved"):
+        bs.approve_update(alice.db, alice.actor, first.id, clock.code(alice_totp))
+
+    second = bs.request_update(carol.db, carol.actor, message.id, clock.code(carol_totp), repetition_period=120).open_update
+    bs.approve_update(alice.db, alice.actor, second.id, clock.code(alice_totp))
+    # another workstation claimed it and is sending: this one is refused, and nothing is sent twice
+    with carol.db.transaction() as s:
+        s.execute(text("SELECT omnidesk_broadcast_claim_update(:u, NULL)"), {"u": second.id})
+    with pytest.raises(bs.ApprovalRefused, match=f"Update request #{second.id} is being sent from another workstation"):
+        bs.send_update(carol.db, carol.actor, second.id)
+    # that workstation died: after 5 minutes its claim is taken over (here the engine is not running)
+    clock.offset += 6 * 60
+    set_clock(db, f"interval '{clock.offset} seconds'")
+    with pytest.raises(bs.UpdateFailed, match="No cell broadcast centre is running"):
+        bs.send_update(carol.db, carol.actor, second.id)
+    after = bs.get_message(alice.db, alice.actor, message.id)
+    assert [u.status for u in after.updates] == ["rejected", "failed"] and after.repetition_period == 60
