@@ -76,6 +76,12 @@ def test_the_whole_lifecycle_from_the_shell(env, admin, simulation, capsys, tmp_
     assert {(c["cell"], c["outcome"]) for c in peers["sim-bsc-1"]["cells"]} == {
         ("CGI 901-70-101-42", "success"), ("CGI 901-70-101-43", "success")}
 
+    # the engine's own update command cannot go around the approval, not even from the owner's CLI
+    bypass = tmp_path / "update.json"
+    bypass.write_text(json.dumps({"texts": [{"language": "en", "text": "FLOOD WARNING. Unapproved."}]}))
+    code, _, err = run(capsys, "cbc", "update", str(sent["warning_id"]), str(bypass), "--wait", "0")
+    assert code == 1 and f"carries broadcast message #{message_id}: it is updated only by an approved update" in err
+
     # the update takes carol's code and waits for a second person under the two-person rule
     code, _, err = run(capsys, "broadcast", "update", message_id, "--as", "carol",
                        "--text", "en=FLOOD WARNING. Water is rising. Leave now.")

@@ -316,8 +316,8 @@ BEGIN
 END $$;
 
 -- An update command for the warning of a broadcast message is the hand-over of its claimed, approved
--- request, with exactly that request's changes; nothing else from a staff login. (Warnings sent without
--- the broadcast workstation, from the CBC tab, keep their own rules.)
+-- request, with exactly that request's changes; nothing else, not even from the owner's connection
+-- (`omnidesk cbc update`). Warnings sent without the broadcast workstation keep their own rules.
 CREATE FUNCTION omnidesk_broadcast_command_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -338,9 +338,9 @@ BEGIN
     FOR UPDATE;
     IF r.id IS NOT NULL THEN
         PERFORM omnidesk_broadcast_apply_update(r, NEW.id);
-    ELSIF NOT omnidesk_is_system() THEN
-        RAISE EXCEPTION 'Warning #% carries broadcast message #%: it is updated only by an approved update request, claimed by you, with exactly its changes',
-            NEW.warning_id, m.id USING ERRCODE = '42501';
+    ELSE
+        RAISE EXCEPTION 'Warning #% carries broadcast message #%: it is updated only by an approved update request, claimed by you, with exactly its changes (omnidesk broadcast update %)',
+            NEW.warning_id, m.id, m.id USING ERRCODE = '42501';
     END IF;
     RETURN NULL;
 END $$;
