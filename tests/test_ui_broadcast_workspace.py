@@ -240,3 +240,25 @@ def test_a_draft_left_unconfirmed_is_confirmed_later_from_the_messages_list(db, 
     qtbot.waitUntil(lambda: detail.message.status == "pending_approval", timeout=10_000)
     assert detail.submit_button.isHidden()
     shiboken6.delete(ws)
+
+
+def test_a_dead_workstations_transmit_claim_is_released_from_the_detail(db, admin, qtbot):
+    from sqlalchemy import text
+
+    message = bs.create_message(db, admin, template="Exercise")
+    with db.transaction() as s:  # approved, and claimed 10 minutes ago by a workstation that died
+        s.execute(text("UPDATE broadcast_message SET status = 'approved', approved_by = :a, "
+                       "transmit_claimed_at = now() - interval '10 minutes' WHERE id = :i"),
+                  {"a": admin.user_id, "i": message.id})
+    ws = _workspace(qtbot, type("Session", (), {"db": db, "actor": admin}))
+    ws.tabs.setCurrentWidget(ws.messages)
+    detail = ws.messages.detail
+    ws.messages.open_message(message.id)
+    qtbot.waitUntil(lambda: detail.message is not None and detail.release_button.isVisible(), timeout=10_000)
+    detail.release_button.click()
+    box = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "confirmBox" and w.isVisible())
+    assert "check the CBC engine's warnings" in box.informativeText()
+    next(b for b in box.buttons() if b.text() == "Release claim").click()
+    qtbot.waitUntil(lambda: detail.message.transmit_claimed_at is None, timeout=10_000)
+    assert detail.release_button.isHidden() and detail.transmit_button.isVisible()
+    shiboken6.delete(ws)

@@ -391,6 +391,7 @@ class Message:
     warning: cbc_store.WarningRecord | None = None
     offline_peers: tuple[str, ...] = field(default=())
     updates: tuple["UpdateRequest", ...] = ()
+    transmit_claimed_at: dt.datetime | None = None  # a workstation is handing it to the engine (or died doing so)
 
     @property
     def open_update(self) -> "UpdateRequest | None":
@@ -470,7 +471,7 @@ def _message(s, m: BroadcastMessage, *, full: bool) -> Message:
                    m.warning_period, list(m.texts), m.target, m.target_cells, m.target_summary, m.status,
                    names.get(m.created_by, "?"), m.created_at, m.submitted_at, names.get(m.approved_by),
                    m.approved_at, names.get(m.rejected_by), m.reject_reason, m.transmitted_at, m.finished_at,
-                   m.warning_id, m.update_count, events, updates=updates)
+                   m.warning_id, m.update_count, events, updates=updates, transmit_claimed_at=m.transmit_claimed_at)
 
 
 def get_message(db, actor: Actor, message_id: int) -> Message:
@@ -643,7 +644,8 @@ def _claimed(message_id: int, claimed_at: dt.datetime, now: dt.datetime) -> str:
                 "it is active, then stop or update it.")
     return (f"Message #{message_id} was claimed for transmission at {since} by a workstation that never finished. "
             f"Check with `omnidesk cbc warnings` that it did not go out, then release the claim "
-            f"(`omnidesk broadcast release {message_id}`, or Release in its detail) to transmit or cancel it.")
+            f"(`omnidesk broadcast release {message_id}`, or ‘Release transmit claim’ in its detail) to transmit or "
+            "cancel it.")
 
 
 def release_transmit_claim(db, actor: Actor, message_id: int) -> Message:

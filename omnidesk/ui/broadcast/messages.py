@@ -249,6 +249,9 @@ class MessageDetail(QWidget):
         self.update_button = QPushButton("Update…", objectName="updateMessage")
         self.stop_button = QPushButton("Stop", objectName="stopMessage")
         self.stop_button.setProperty("destructive", True)
+        self.release_button = QPushButton("Release transmit claim", objectName="releaseClaim")
+        self.release_button.setToolTip("A workstation started transmitting this message and did not finish. "
+                                       "Released only after 5 minutes; check the CBC engine first that it did not go out.")
         self.two_person_rule = True  # as the workspace read it from the settings
         # an update asked for and not sent yet: what it changes, and what may be done with it
         self.pending_update = QFrame(objectName="pendingUpdate")
@@ -286,7 +289,7 @@ class MessageDetail(QWidget):
         header.addStretch(1)
         actions = QHBoxLayout()
         for button in (self.submit_button, self.approve_button, self.reject_button, self.transmit_button,
-                       self.update_button, self.stop_button):
+                       self.release_button, self.update_button, self.stop_button):
             actions.addWidget(button)
             button.hide()
         actions.addStretch(1)
@@ -303,6 +306,7 @@ class MessageDetail(QWidget):
         self.transmit_button.clicked.connect(self._transmit)
         self.update_button.clicked.connect(self._update)
         self.stop_button.clicked.connect(self._stop)
+        self.release_button.clicked.connect(self._release)
         self.approve_update_button.clicked.connect(lambda: self._decide_update("approve"))
         self.reject_update_button.clicked.connect(lambda: self._decide_update("reject"))
         self.send_update_button.clicked.connect(self._send_update)
@@ -336,6 +340,8 @@ class MessageDetail(QWidget):
         self.approve_button.setVisible(m.status == "pending_approval" and can("approve_cbc_message"))
         self.reject_button.setVisible(m.status == "pending_approval" and can("approve_cbc_message"))
         self.transmit_button.setVisible(m.status == "approved" and can("create_cbc_message"))
+        self.release_button.setVisible(m.status == "approved" and m.transmit_claimed_at is not None
+                                       and can("create_cbc_message"))
         self.update_button.setVisible(m.status == "active" and can("update_cbc_message"))
         mine = m.created_by == self.actor.username
         self.submit_button.setVisible(m.status == "draft" and mine and can("create_cbc_message"))
@@ -500,6 +506,15 @@ class MessageDetail(QWidget):
     def _send_update(self) -> None:
         db, actor, u = self.db, self.actor, self.message.open_update
         self._run(lambda: broadcast.send_update(db, actor, u.id), f"Update #{u.id} sent to the CBC engine")
+
+    def _release(self) -> None:
+        db, actor, m = self.db, self.actor, self.message
+        ops.confirm(self, f"Release the transmit claim of message #{m.id}?",
+                    lambda: self._run(lambda: broadcast.release_transmit_claim(db, actor, m.id),
+                                      f"Message #{m.id} can be transmitted or cancelled again"),
+                    yes_label="Release claim",
+                    informative="Only if the workstation that claimed it died: check the CBC engine's warnings "
+                                "first that the message did not go out, or it may be sent twice.")
 
     def _stop(self) -> None:
         db, actor, m = self.db, self.actor, self.message
