@@ -5,7 +5,8 @@ the broadcast workstation's lifecycle from a shell, over the same service functi
 
 The CLI connects as the database's owner, so each step names the staff user taking it (`--as`); the
 database still checks that user's permission and their authenticator code (`--code`) for submit,
-approve and reject, and the two-person rule — for a new warning and for an update of an active one alike. A message goes to every cell only when `--all-cells` says so.
+approve and reject, and the two-person rule — for a new warning and for an update of an active one
+alike. A message goes to every cell only when `--all-cells` says so.
 """
 
 from __future__ import annotations

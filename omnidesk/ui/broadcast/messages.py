@@ -365,7 +365,7 @@ class MessageDetail(QWidget):
                    else f"approved by {u.approved_by} {_when(u.approved_at)}, not sent yet"))
         self.pending_text.setText("<br>".join([head] + [_escape(line) for line in u.lines()]))
         can, mine = self.actor.can, u.requested_by == self.actor.username
-        self.approve_update_button.setVisible(waiting and can("approve_cbc_message") and not mine)
+        self.approve_update_button.setVisible(waiting and m.status == "active" and can("approve_cbc_message") and not mine)
         self.reject_update_button.setVisible(waiting and can("approve_cbc_message") and not mine)
         self.send_update_button.setVisible(not waiting and m.status == "active" and can("update_cbc_message"))
         self.update_button.setEnabled(False)  # one update at a time
