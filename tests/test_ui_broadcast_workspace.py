@@ -262,3 +262,33 @@ def test_a_dead_workstations_transmit_claim_is_released_from_the_detail(db, admi
     qtbot.waitUntil(lambda: detail.message.transmit_claimed_at is None, timeout=10_000)
     assert detail.release_button.isHidden() and detail.transmit_button.isVisible()
     shiboken6.delete(ws)
+
+
+def test_an_update_the_engine_refuses_is_reported_and_the_message_keeps_its_text(db, admin, qtbot):
+    from tests.test_broadcast_service import _active
+
+    clock = Clock(db)
+    carol, carol_totp = signed_in(db, admin, "carol", ["Broadcast Creator"])
+    bs.set_settings(db, admin, two_person_rule=False)
+    message = _active(db, admin, carol)
+    ws = _workspace(qtbot, carol)
+    detail = ws.messages.detail
+    qtbot.waitUntil(lambda: not ws.messages.detail.two_person_rule, timeout=10_000)
+    ws.tabs.setCurrentWidget(ws.messages)
+    ws.messages.open_message(message.id)
+    qtbot.waitUntil(lambda: detail.message is not None and detail.update_button.isVisible(), timeout=10_000)
+    detail.update_button.click()
+    qtbot.waitUntil(lambda: _dialog("updateDialog") is not None, timeout=5_000)
+    update = _dialog("updateDialog")
+    assert "goes out as soon as your code is accepted" in update.findChild(QLabel, "updateNotice").text()
+    update.code.setText("123456")  # nothing changed yet: refused in the dialog, no code used
+    assert update.isVisible() and "changes nothing" in update.error.text()
+    update.languages.editor("en").text.setPlainText("EXERCISE. Ignore the earlier message.")
+    update.code.setText(clock.code(carol_totp))
+    qtbot.waitUntil(lambda: any(w.isVisible() and "was not sent" in getattr(w, "text", lambda: "")()
+                                for w in QApplication.topLevelWidgets()), timeout=10_000)
+    qtbot.waitUntil(lambda: bool(detail.message.updates) and detail.message.updates[0].status == "failed",
+                    timeout=10_000)
+    assert detail.message.texts == message.texts and detail.pending_update.isHidden()
+    assert _dialog("updateDialog") is None  # not asked again for a code: the engine, not the code, said no
+    shiboken6.delete(ws)

@@ -446,7 +446,12 @@ class MessageDetail(QWidget):
         ops.query(self, lambda: broadcast.review(db, actor, message_id), reviewed)
 
     def _refused_code(self, dialog: CodeDialog, exc: Exception) -> None:
-        if isinstance(exc, ServiceError):
+        if isinstance(exc, broadcast.UpdateFailed):
+            # the code was accepted and the step taken; the engine refused what followed: no code to ask again
+            ops.show_error(self, exc)
+            self.refresh()
+            self.changed.emit()
+        elif isinstance(exc, ServiceError):
             # The database said no (wrong or used code, own message, no permission): ask again.
             dialog.code.clear()
             dialog.show_error(str(exc))
