@@ -99,6 +99,11 @@ def test_a_holder_of_update_cbc_message_cannot_change_an_active_message_or_its_w
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="updated only by an approved update request"):
             conn.execute("INSERT INTO cbc_command (warning_id, kind, payload) VALUES (%s, 'update', %s::jsonb)",
                          [warning_id, json.dumps({"texts": NEW})])
+        # nor by rewriting the engine's warning, or sending it again
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="what it says changes only by an approved update"):
+            conn.execute("UPDATE cbc_warning SET texts = %s::jsonb WHERE id = %s", [json.dumps(NEW), warning_id])
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="transmitted once; it is not sent again"):
+            conn.execute("INSERT INTO cbc_command (warning_id, kind) VALUES (%s, 'send')", [warning_id])
         # nor by writing a request, or its history, itself
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for table broadcast_update"):
             conn.execute("INSERT INTO broadcast_update (message_id, requested_by, texts, status, approved_by) "

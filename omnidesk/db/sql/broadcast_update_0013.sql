@@ -317,18 +317,26 @@ END $$;
 
 -- An update command for the warning of a broadcast message is the hand-over of its claimed, approved
 -- request, with exactly that request's changes; nothing else, not even from the owner's connection
--- (`omnidesk cbc update`). Warnings sent without the broadcast workstation keep their own rules.
+-- (`omnidesk cbc update`). Nor does a staff login send that warning again. Warnings sent without the
+-- broadcast workstation keep their own rules.
 CREATE FUNCTION omnidesk_broadcast_command_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     m broadcast_message;
     r broadcast_update;
 BEGIN
-    IF NEW.kind <> 'update' THEN
+    IF NEW.kind = 'stop' THEN
         RETURN NULL;
     END IF;
     SELECT * INTO m FROM broadcast_message WHERE warning_id = NEW.warning_id;
     IF m.id IS NULL THEN
+        RETURN NULL;  -- not (yet) a broadcast message's: transmit links the warning after queueing its send
+    END IF;
+    IF NEW.kind = 'send' THEN
+        IF NOT omnidesk_is_system() THEN
+            RAISE EXCEPTION 'Warning #% carries broadcast message #%, which was transmitted once; it is not sent again',
+                NEW.warning_id, m.id USING ERRCODE = '42501';
+        END IF;
         RETURN NULL;
     END IF;
     SELECT * INTO r FROM broadcast_update u
@@ -368,6 +376,32 @@ BEGIN
     RETURN jsonb_build_object('ok', true, 'update', r.id, 'status', 'failed');
 END $$;
 
+-- What the engine sends comes from cbc_warning (a centre that restarts sends the stored warning again):
+-- a staff login may record a broadcast message's warning as stopped, never change what it says.
+CREATE FUNCTION omnidesk_broadcast_warning_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    mid bigint;
+BEGIN
+    IF omnidesk_is_system() THEN
+        RETURN NEW;
+    END IF;
+    SELECT id INTO mid FROM broadcast_message WHERE warning_id = OLD.id;
+    IF mid IS NOT NULL AND (NEW.message_identifier, NEW.message_code, NEW.geographical_scope, NEW.update_number,
+                            NEW.category, NEW.repetition_period, NEW.number_of_broadcasts, NEW.warning_period,
+                            NEW.texts, NEW.targets)
+                           IS DISTINCT FROM
+                           (OLD.message_identifier, OLD.message_code, OLD.geographical_scope, OLD.update_number,
+                            OLD.category, OLD.repetition_period, OLD.number_of_broadcasts, OLD.warning_period,
+                            OLD.texts, OLD.targets) THEN
+        RAISE EXCEPTION 'Warning #% carries broadcast message #%: what it says changes only by an approved update request',
+            OLD.id, mid USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER broadcast_warning_guard BEFORE UPDATE ON cbc_warning
+    FOR EACH ROW EXECUTE FUNCTION omnidesk_broadcast_warning_guard();
 CREATE TRIGGER broadcast_command_guard AFTER INSERT ON cbc_command
     FOR EACH ROW EXECUTE FUNCTION omnidesk_broadcast_command_guard();
 CREATE TRIGGER broadcast_update_keep BEFORE DELETE ON broadcast_update

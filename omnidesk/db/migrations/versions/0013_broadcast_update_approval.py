@@ -30,7 +30,7 @@ STAFF_FUNCTIONS = ["omnidesk_broadcast_request_update(bigint, text, jsonb, integ
 INTERNAL_FUNCTIONS = ["omnidesk_broadcast_update_locked(bigint)",
                       "omnidesk_broadcast_update_changes(broadcast_update)",
                       "omnidesk_broadcast_apply_update(broadcast_update, bigint)",
-                      "omnidesk_broadcast_command_guard()"]
+                      "omnidesk_broadcast_command_guard()", "omnidesk_broadcast_warning_guard()"]
 # The two 0009 functions replaced here, restored from broadcast_0009.sql on downgrade.
 REPLACED = ("omnidesk_broadcast_message_guard", "omnidesk_broadcast_event_stamp")
 
@@ -108,6 +108,7 @@ def downgrade() -> None:
         definition = re.search(rf"CREATE FUNCTION {name}\(.*?END \$\$;", original, re.S).group(0)
         op.execute(definition.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
     op.execute("DROP TRIGGER IF EXISTS broadcast_command_guard ON cbc_command")
+    op.execute("DROP TRIGGER IF EXISTS broadcast_warning_guard ON cbc_warning")
     op.get_bind().execute(sa.text("DELETE FROM permission_grant WHERE table_name = 'broadcast_update'"))
     for fn in STAFF_FUNCTIONS + INTERNAL_FUNCTIONS:
         op.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")
