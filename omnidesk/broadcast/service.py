@@ -7,6 +7,11 @@ approves (or rejects, with a reason) with their own code → "approved" → tran
 engine (cbc.store.submit_warning) → "active" → update (update number + 1) → stop ("cancelled") or the
 warning period ends ("expired"). Submit / approve / reject are the database's SECURITY DEFINER functions
 (omnidesk/db/sql/broadcast_0009.sql): the code check and the state change happen there together.
+
+An update of an active message follows the same rule (broadcast_update_0013.sql): request_update takes the
+requester's code; under the two-person rule another approver's code approves it (approve_update); then
+send_update claims it and hands it to the engine, and the database applies it to the message in the same
+transaction as the engine's command.
 """
 
 from __future__ import annotations
