@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import shiboken6
-from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
+from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit, QTabWidget
 
 from omnidesk.broadcast import service as bs
 from omnidesk.cbc import cbsp
@@ -187,6 +187,10 @@ def test_create_draw_confirm_approve_transmit_monitor_update_and_stop(db, admin,
     assert detail.message.number_of_broadcasts == 20
     qtbot.waitUntil(lambda: any("Water is rising" in w.text for w in bscs[0].received_of(cbsp.WriteReplace)),
                     timeout=10_000)
+    events = [detail.events.item(r, 2).text() for r in range(detail.events.rowCount())]
+    assert events[-4:] == ["Update requested", "Code refused", "Update approved", "Updated"]  # alice mistyped once
+    detail.findChild(QTabWidget, "detailTabs").setCurrentIndex(1)
+    assert ws.grab().save(str(SCREENSHOTS / "broadcast_update_history.png"))
 
     # stop: asked first, then every peer is told
     detail.stop_button.click()
@@ -292,3 +296,10 @@ def test_an_update_the_engine_refuses_is_reported_and_the_message_keeps_its_text
     assert detail.message.texts == message.texts and detail.pending_update.isHidden()
     assert _dialog("updateDialog") is None  # not asked again for a code: the engine, not the code, said no
     shiboken6.delete(ws)
+
+
+def test_the_history_shows_an_updates_texts_as_text():
+    from omnidesk.ui.broadcast.messages import _detail
+
+    assert _detail({"update": 3, "texts": [{"language": "en", "text": "FLOOD. Leave now."}]}) == (
+        "update: 3, texts: [en] FLOOD. Leave now.")

@@ -537,7 +537,12 @@ def _escape(text: str) -> str:
 
 
 def _detail(detail: dict) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in (detail or {}).items())
+    def shown(value) -> str:
+        if isinstance(value, list) and all(isinstance(t, dict) and "text" in t for t in value):
+            return "; ".join(f"[{t.get('language', '')}] {t['text']}" for t in value)  # a message's texts
+        return str(value)
+
+    return ", ".join(f"{k}: {shown(v)}" for k, v in (detail or {}).items())
 
 
 class MessagesView(QWidget):
