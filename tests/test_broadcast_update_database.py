@@ -230,3 +230,23 @@ def test_update_requests_are_never_deleted_and_changes_are_announced(db, people)
         with db.transaction() as s:
             s.execute(text("DELETE FROM broadcast_update"))
     assert len(_requests(db, message_id)) == 1
+
+
+def test_a_message_that_ends_closes_its_open_update_request(db, people):
+    clock = Clock(db)
+    carol, carol_totp = people["carol"]
+    alice, alice_totp = people["alice"]
+    message_id, warning_id = _active(db, carol.actor.user_id)
+    with _connect(db, "carol", carol) as conn:
+        asked = _request(conn, message_id, clock.code(carol_totp))
+    with db.transaction() as s:  # the centre reports the warning stopped on every peer
+        s.execute(text("UPDATE cbc_warning SET state = 'stopped', reason = 'stopped on the BSC' WHERE id = :w"),
+                  {"w": warning_id})
+    [request] = _requests(db, message_id)
+    assert request["status"] == "failed" and request["failure_reason"] == (
+        f"message #{message_id} was cancelled before the update was sent")
+    assert _events(db, message_id)[-2:] == [("update_failed", "OmniDesk"), ("stopped", "cell broadcast centre")]
+    with _connect(db, "alice", alice) as conn:
+        with pytest.raises(psycopg.Error, match="is failed; only one waiting for approval can be approved"):
+            _decide(conn, asked["update"], "approve", clock.code(alice_totp))
+    assert _message(db, message_id)["texts"] == FIRST

@@ -164,6 +164,8 @@ def test_create_draw_confirm_approve_transmit_monitor_update_and_stop(db, admin,
     theirs.refresh()
     qtbot.waitUntil(lambda: theirs.approve_update_button.isVisible(), timeout=10_000)
     assert "Water is rising" in theirs.pending_text.text() and "Repetitions: 20" in theirs.pending_text.text()
+    row = _row_of(other.messages, message_id)
+    qtbot.waitUntil(lambda: other.messages.list.item(row, 1).text() == "Active", timeout=10_000)  # list follows
     assert other.grab().save(str(SCREENSHOTS / "broadcast_update_pending.png"))
     theirs.approve_update_button.click()
     qtbot.waitUntil(lambda: _dialog("approveUpdateDialog") is not None, timeout=5_000)

@@ -400,6 +400,28 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- A message that stops or expires takes its open update request with it: nothing is left to approve.
+CREATE FUNCTION omnidesk_broadcast_close_updates() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    r broadcast_update;
+BEGIN
+    IF OLD.status = 'active' AND NEW.status <> 'active' THEN
+        FOR r IN SELECT * FROM broadcast_update
+                 WHERE message_id = NEW.id AND status IN ('pending_approval', 'approved') FOR UPDATE LOOP
+            UPDATE broadcast_update SET status = 'failed', failed_at = omnidesk_now(),
+                failure_reason = format('message #%s was %s before the update was sent', NEW.id, NEW.status)
+            WHERE id = r.id;
+            INSERT INTO broadcast_event (message_id, at, actor_user_id, actor_name, event, detail)
+            VALUES (NEW.id, omnidesk_now(), NULL, 'OmniDesk', 'update_failed',
+                    jsonb_build_object('update', r.id, 'reason', format('the message was %s first', NEW.status)));
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER broadcast_message_close_updates AFTER UPDATE OF status ON broadcast_message
+    FOR EACH ROW EXECUTE FUNCTION omnidesk_broadcast_close_updates();
 CREATE TRIGGER broadcast_warning_guard BEFORE UPDATE ON cbc_warning
     FOR EACH ROW EXECUTE FUNCTION omnidesk_broadcast_warning_guard();
 CREATE TRIGGER broadcast_command_guard AFTER INSERT ON cbc_command

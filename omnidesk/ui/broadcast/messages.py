@@ -232,6 +232,7 @@ class MessageDetail(QWidget):
     """One message: texts, target, people and times, results per peer and cell, and its history."""
 
     changed = Signal()  # after an action changed the message
+    shown = Signal(object)  # the message as just read (refreshes included)
 
     def __init__(self, db, actor, parent: QWidget | None = None):
         super().__init__(parent)
@@ -315,6 +316,7 @@ class MessageDetail(QWidget):
 
     def show_message(self, message) -> None:
         self.message = message
+        self.shown.emit(message)
         m = message
         self.title.setText(f"Message #{m.id} · {m.template or 'no template'}")
         self.badge.set_status(m.status)
@@ -582,6 +584,7 @@ class MessagesView(QWidget):
         self.status.currentIndexChanged.connect(self.reload)
         self.list.itemSelectionChanged.connect(self._chosen)
         self.detail.changed.connect(self.reload)
+        self.detail.shown.connect(self._follow)
         # Live: the engine's and other workstations' changes arrive as notices; the timer covers a
         # listener that is down, and only while something is active.
         self._fallback = QTimer(self, interval=FALLBACK_REFRESH_MS)
@@ -612,6 +615,13 @@ class MessagesView(QWidget):
         for row, m in enumerate(messages):
             if m.id == chosen:
                 self.list.selectRow(row)
+
+    def _follow(self, message) -> None:
+        """A refreshed detail whose status the list does not show yet (the engine or another workstation
+        moved it on): read the list again."""
+        listed = next((m for m in self.messages if m.id == message.id), None)
+        if listed is not None and listed.status != message.status:
+            self.reload()
 
     def _chosen(self) -> None:
         rows = self.list.selectionModel().selectedRows()

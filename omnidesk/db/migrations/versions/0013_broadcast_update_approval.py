@@ -30,7 +30,8 @@ STAFF_FUNCTIONS = ["omnidesk_broadcast_request_update(bigint, text, jsonb, integ
 INTERNAL_FUNCTIONS = ["omnidesk_broadcast_update_locked(bigint)",
                       "omnidesk_broadcast_update_changes(broadcast_update)",
                       "omnidesk_broadcast_apply_update(broadcast_update, bigint)",
-                      "omnidesk_broadcast_command_guard()", "omnidesk_broadcast_warning_guard()"]
+                      "omnidesk_broadcast_command_guard()", "omnidesk_broadcast_warning_guard()",
+                      "omnidesk_broadcast_close_updates()"]
 # The two 0009 functions replaced here, restored from broadcast_0009.sql on downgrade.
 REPLACED = ("omnidesk_broadcast_message_guard", "omnidesk_broadcast_event_stamp")
 
@@ -109,6 +110,7 @@ def downgrade() -> None:
         op.execute(definition.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
     op.execute("DROP TRIGGER IF EXISTS broadcast_command_guard ON cbc_command")
     op.execute("DROP TRIGGER IF EXISTS broadcast_warning_guard ON cbc_warning")
+    op.execute("DROP TRIGGER IF EXISTS broadcast_message_close_updates ON broadcast_message")
     op.get_bind().execute(sa.text("DELETE FROM permission_grant WHERE table_name = 'broadcast_update'"))
     for fn in STAFF_FUNCTIONS + INTERNAL_FUNCTIONS:
         op.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")
