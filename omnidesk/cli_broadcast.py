@@ -1,10 +1,12 @@
-"""`omnidesk broadcast templates|create|submit|approve|reject|transmit|status|update|stop|history|import-sites`:
+"""`omnidesk broadcast templates|create|submit|approve|reject|transmit|status|update|approve-update|reject-update|
+send-update|release|stop|history|import-sites`:
 the broadcast workstation's lifecycle from a shell, over the same service functions as the GUI
 (omnidesk/broadcast/service.py).
 
 The CLI connects as the database's owner, so each step names the staff user taking it (`--as`); the
 database still checks that user's permission and their authenticator code (`--code`) for submit,
-approve and reject, and the two-person rule. A message goes to every cell only when `--all-cells` says so.
+approve and reject, and the two-person rule — for a new warning and for an update of an active one
+alike. A message goes to every cell only when `--all-cells` says so.
 """
 
 from __future__ import annotations
@@ -80,13 +82,45 @@ def add_commands(commands: argparse._SubParsersAction, positive, non_negative) -
     acting(status)
     status.set_defaults(run=message_status)
 
-    update = broadcast.add_parser("update", help="re-send an active message with new texts (update number + 1)")
+    update = broadcast.add_parser(
+        "update", help="ask to re-send an active message with new texts or parameters (update number + 1)",
+        description="The requester confirms with their authenticator code. Under the two-person rule the update "
+                    "waits for another user's approval (approve-update); otherwise it is sent at once.")
     update.add_argument("id", type=positive, metavar="ID")
-    update.add_argument("--text", action="append", default=[], metavar="LANG=TEXT")
-    update.add_argument("--repetitions", type=non_negative, metavar="N")
+    update.add_argument("--text", action="append", default=[], metavar="LANG=TEXT",
+                        help="a new text for each of the message's languages")
+    update.add_argument("--repetitions", type=non_negative, metavar="N", help="number of broadcasts, 0 = until stopped")
+    update.add_argument("--period", type=positive, metavar="SECONDS", help="the repetition period")
+    update.add_argument("--code", required=True, metavar="TOTP", help="the requester's authenticator code")
     update.add_argument("--wait", type=non_negative, default=10, metavar="SECONDS")
     acting(update)
     update.set_defaults(run=message_update)
+
+    for name, helptext in (("approve-update", "approve an update request waiting for approval (the approver's code)"),
+                           ("reject-update", "reject an update request waiting for approval, with a reason")):
+        p = broadcast.add_parser(name, help=helptext)
+        p.add_argument("update_id", type=positive, metavar="UPDATE", help="the update request's number (see status)")
+        p.add_argument("--code", required=True, metavar="TOTP")
+        if name == "reject-update":
+            p.add_argument("--reason", required=True)
+        else:
+            p.add_argument("--wait", type=non_negative, default=10, metavar="SECONDS")
+        acting(p, required=True)
+        p.set_defaults(run=update_decide, decision=name.split("-")[0])
+
+    send = broadcast.add_parser("send-update", help="send an approved update request to the cell broadcast centre")
+    send.add_argument("update_id", type=positive, metavar="UPDATE")
+    send.add_argument("--wait", type=non_negative, default=10, metavar="SECONDS")
+    acting(send)
+    send.set_defaults(run=update_send)
+
+    release = broadcast.add_parser(
+        "release", help="release the transmit claim a workstation left when it died while transmitting",
+        description="Only a claim older than 5 minutes is released; check `omnidesk cbc warnings` first that the "
+                    "message did not go out.")
+    release.add_argument("id", type=positive, metavar="ID")
+    acting(release)
+    release.set_defaults(run=message_release)
 
     stop = broadcast.add_parser("stop", help="stop an active message on every peer (or cancel one not yet sent)")
     stop.add_argument("id", type=positive, metavar="ID")
@@ -202,6 +236,20 @@ def _show(message, args, review=None) -> None:
                 print(f"      {c['cell']} [{c['language'] or '-'}] {c['outcome']}{extra}{done}")
     if message.status == "pending_approval":
         print(f"  Waits for a second user's approval: omnidesk broadcast approve {message.id} --as USER --code CODE")
+    for u in message.updates:
+        print(f"  Update #{u.id} by {u.requested_by}: {u.status.replace('_', ' ')}"
+              + (f", approved by {u.approved_by}" if u.approved_by else "")
+              + (f", rejected by {u.rejected_by}: {u.reject_reason}" if u.rejected_by else "")
+              + (f", sent as update {u.update_number}" if u.update_number is not None else "")
+              + (f" — {u.failure_reason}" if u.failure_reason else ""))
+        for line in u.lines():
+            print(f"    {line}")
+    pending = message.open_update
+    if pending is not None and pending.status == "pending_approval":
+        print(f"  Update #{pending.id} is waiting for approval: omnidesk broadcast approve-update {pending.id} "
+              "--as USER --code CODE")
+    elif pending is not None:
+        print(f"  Update #{pending.id} is approved and not sent yet: omnidesk broadcast send-update {pending.id}")
 
 
 def _wait(db, actor, message_id: int, seconds: int, done):
@@ -300,15 +348,63 @@ def message_status(args, settings) -> int:
     return 0
 
 
+def _sent(db, actor, message, before, seconds: int):
+    """Wait for the peers to answer an update that was sent (the warning's update number moved on)."""
+    if before.warning is None or message.update_count == before.update_count:
+        return message
+    wanted = (before.warning.update_number + 1) % 16
+    return _wait(db, actor, message.id, seconds, lambda m: _settled(m) and m.warning.update_number == wanted)
+
+
 def message_update(args, settings) -> int:
     from omnidesk.broadcast import service as bs
 
     with _opened(settings, args.as_user) as (db, actor):
         before = bs.get_message(db, actor, args.id)
-        bs.update(db, actor, args.id, texts=_texts(args.text), repetitions=args.repetitions)
-        wanted = (before.warning.update_number + 1) % 16 if before.warning else None
-        message = _wait(db, actor, args.id, args.wait, lambda m: _settled(m) and m.warning.update_number == wanted)
+        message = bs.request_update(db, actor, args.id, args.code, texts=_texts(args.text),
+                                    repetitions=args.repetitions, repetition_period=args.period)
+        message = _sent(db, actor, message, before, args.wait)
         _show(message, args)
+    if not args.json and message.update_count == before.update_count and message.open_update is not None:
+        print(f"Update #{message.open_update.id} is waiting for approval by another user (two-person rule).")
+    return 0
+
+
+def update_decide(args, settings) -> int:
+    from omnidesk.broadcast import service as bs
+
+    with _opened(settings, args.as_user) as (db, actor):
+        if args.decision == "approve":
+            before = bs.get_message(db, actor, _message_of(db, actor, args.update_id))
+            message = bs.approve_update(db, actor, args.update_id, args.code, approver=actor.username)
+            message = _sent(db, actor, message, before, args.wait)
+        else:
+            message = bs.reject_update(db, actor, args.update_id, args.code, args.reason, approver=actor.username)
+        _show(message, args)
+    return 0
+
+
+def update_send(args, settings) -> int:
+    from omnidesk.broadcast import service as bs
+
+    with _opened(settings, args.as_user) as (db, actor):
+        before = bs.get_message(db, actor, _message_of(db, actor, args.update_id))
+        message = _sent(db, actor, bs.send_update(db, actor, args.update_id), before, args.wait)
+        _show(message, args)
+    return 0
+
+
+def _message_of(db, actor, update_id: int) -> int:
+    from omnidesk.broadcast import service as bs
+
+    return bs.update_request(db, actor, update_id).message_id
+
+
+def message_release(args, settings) -> int:
+    from omnidesk.broadcast import service as bs
+
+    with _opened(settings, args.as_user) as (db, actor):
+        _show(bs.release_transmit_claim(db, actor, args.id), args)
     return 0
 
 

@@ -76,10 +76,39 @@ def test_the_whole_lifecycle_from_the_shell(env, admin, simulation, capsys, tmp_
     assert {(c["cell"], c["outcome"]) for c in peers["sim-bsc-1"]["cells"]} == {
         ("CGI 901-70-101-42", "success"), ("CGI 901-70-101-43", "success")}
 
+    # the engine's own update command cannot go around the approval, not even from the owner's CLI
+    bypass = tmp_path / "update.json"
+    bypass.write_text(json.dumps({"texts": [{"language": "en", "text": "FLOOD WARNING. Unapproved."}]}))
+    code, _, err = run(capsys, "cbc", "update", str(sent["warning_id"]), str(bypass), "--wait", "0")
+    assert code == 1 and f"carries broadcast message #{message_id}: it is updated only by an approved update" in err
+
+    # the update takes carol's code and waits for a second person under the two-person rule
+    code, _, err = run(capsys, "broadcast", "update", message_id, "--as", "carol",
+                       "--text", "en=FLOOD WARNING. Water is rising. Leave now.")
+    assert code == 2 and "the following arguments are required: --code" in err
     code, out, err = run(capsys, "broadcast", "update", message_id, "--as", "carol",
-                         "--text", "en=FLOOD WARNING. Water is rising. Leave now.", "--json")
+                         "--text", "en=FLOOD WARNING. Water is rising. Leave now.", "--code", clock.code(carol))
     assert code == 0, err
-    assert json.loads(out)["results"]["update_number"] == 1
+    assert "Update #1 is waiting for approval by another user (two-person rule)." in out
+    assert "omnidesk broadcast approve-update 1 --as USER --code CODE" in out
+    code, out, _ = run(capsys, "broadcast", "status", message_id, "--json")
+    waiting = json.loads(out)
+    assert waiting["update_count"] == 0 and waiting["results"]["update_number"] == 0
+    assert waiting["updates"][0]["status"] == "pending_approval"
+    code, _, err = run(capsys, "broadcast", "approve-update", "1", "--as", "carol", "--code", clock.code(carol))
+    assert code == 1 and "needs the approve_cbc_message permission" in err
+    code, _, err = run(capsys, "broadcast", "reject-update", "1", "--as", "alice", "--code", approval, "--reason", "x")
+    assert code == 1 and "Wrong code for alice" in err  # her code of the message's approval is long gone
+    code, out, err = run(capsys, "broadcast", "approve-update", "1", "--as", "alice", "--code", clock.code(alice))
+    assert code == 0, err
+    assert "Update #1 by carol: approved, approved by alice" in out
+    assert "omnidesk broadcast send-update 1" in out  # alice may not send; a holder of update_cbc_message does
+    code, out, err = run(capsys, "broadcast", "send-update", "1", "--as", "carol", "--json")
+    assert code == 0, err
+    sent = json.loads(out)
+    assert sent["results"]["update_number"] == 1 and sent["update_count"] == 1
+    assert sent["texts"] == [{"language": "en", "text": "FLOOD WARNING. Water is rising. Leave now."}]
+    assert [u["status"] for u in sent["updates"]] == ["sent"]
 
     code, out, err = run(capsys, "broadcast", "stop", message_id, "--as", "carol", "--json")
     assert code == 0, err

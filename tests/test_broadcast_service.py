@@ -180,10 +180,28 @@ def test_from_template_to_polygon_approval_transmit_results_update_and_stop(db, 
     assert written == {"FLOOD WARNING. Leave the river banks now.", "ALERTE CRUE. Quittez les berges maintenant."}
     assert mme.received_of(sbcap.WriteReplaceWarningRequest)
 
-    updated = bs.update(carol.db, carol.actor, draft.id,
-                        texts=[{"language": "en", "text": "FLOOD WARNING. Water is rising. Leave now."},
-                               {"language": "fr", "text": "ALERTE CRUE. L eau monte. Partez."}])
-    assert updated.update_count == 1
+    # the update needs carol's code and, under the two-person rule, alice's approval before anything goes out
+    new_texts = [{"language": "en", "text": "FLOOD WARNING. Water is rising. Leave now."},
+                 {"language": "fr", "text": "ALERTE CRUE. L eau monte. Partez."}]
+    with pytest.raises(bs.CodeRefused, match="Wrong code for carol"):
+        bs.request_update(carol.db, carol.actor, draft.id, "000000" if clock.code(carol_totp) != "000000" else "111111",
+                          texts=new_texts)
+    asked = bs.request_update(carol.db, carol.actor, draft.id, clock.code(carol_totp), texts=new_texts)
+    request = asked.open_update
+    assert asked.update_count == 0 and (request.status, request.requested_by) == ("pending_approval", "carol")
+    assert asked.texts[0]["text"] == "FLOOD WARNING. Leave the river banks now."  # asked for, not applied
+    with pytest.raises(bs.ApprovalRefused, match="only an approved update is sent"):
+        bs.send_update(carol.db, carol.actor, request.id)
+    time.sleep(0.5)
+    assert not any("Water is rising" in w.text for w in bscs[0].received_of(cbsp.WriteReplace))
+    approved = bs.approve_update(alice.db, alice.actor, request.id, clock.code(alice_totp))
+    assert approved.open_update.status == "approved" and approved.open_update.approved_by == "alice"
+    assert not any("Water is rising" in w.text for w in bscs[0].received_of(cbsp.WriteReplace))
+    updated = bs.send_update(carol.db, carol.actor, request.id)
+    assert updated.update_count == 1 and updated.open_update is None
+    assert updated.texts == new_texts and (updated.updates[0].status, updated.updates[0].update_number) == ("sent", 1)
+    with pytest.raises(bs.ApprovalRefused, match="is sent; only an approved update is sent"):
+        bs.send_update(carol.db, carol.actor, request.id)  # never twice
     _until(results, lambda m: m.warning.settled and m.warning.update_number == 1)
     replace = bscs[0].received_of(cbsp.WriteReplace)[-1]
     assert replace.new_serial_number.update_number == 1 and "Water is rising" in "".join(
@@ -197,8 +215,8 @@ def test_from_template_to_polygon_approval_transmit_results_update_and_stop(db, 
     history = bs.history(alice.db, alice.actor)
     assert [(m.id, m.status, m.created_by, m.approved_by) for m in history] == [(draft.id, "cancelled", "carol", "alice")]
     events = [e.event for e in bs.get_message(alice.db, alice.actor, draft.id).events]
-    assert events == ["created", "submitted", "code_refused", "approved", "transmitted", "updated", "stop_requested",
-                      "stopped"]  # one "stopped", by carol or by the centre reporting it, whichever came first
+    assert events == ["created", "submitted", "code_refused", "approved", "transmitted", "code_refused",
+                      "update_requested", "update_approved", "updated", "stop_requested", "stopped"]  # one "stopped", by carol or by the centre reporting it, whichever came first
 
 
 def test_no_target_means_every_cell_and_the_review_says_so_plainly(db, admin):
@@ -271,3 +289,100 @@ def test_history_filters_by_status_text_and_creator(db, admin):
     assert bs.history(db, admin, creator="nobody") == []
     with pytest.raises(ValidationError, match="A status is one of draft"):
         bs.history(db, admin, status="deleted")
+
+
+def _active(db, admin, creator, template="Flood"):
+    """An active message of creator's with its engine warning, as transmit leaves it (no engine here)."""
+    message = bs.create_message(db, admin, template=template)
+    with db.transaction() as s:
+        warning_id = s.execute(text(
+            "INSERT INTO cbc_warning (message_identifier, message_code, repetition_period, texts, state) "
+            "VALUES (:i, :c, 60, CAST(:x AS jsonb), 'active') RETURNING id"),
+            {"i": message.message_identifier, "c": message.id, "x": '[{"language": "en", "text": "x"}]'}).scalar()
+        s.execute(text("UPDATE broadcast_message SET status = 'active', approved_by = :a, warning_id = :w, "
+                       "created_by = :c WHERE id = :i"),
+                  {"a": admin.user_id, "w": warning_id, "c": creator.actor.user_id, "i": message.id})
+    return message
+
+
+def test_an_update_the_engine_refuses_is_marked_failed_and_the_message_keeps_its_text(db, admin):
+    clock = Clock(db)
+    carol, carol_totp = signed_in(db, admin, "carol", ["Broadcast Creator"])
+    bs.set_settings(db, admin, two_person_rule=False)
+    message = _active(db, admin, carol)
+    before = bs.get_message(carol.db, carol.actor, message.id).texts
+    # bad input is refused before anything is written, and does not use the code
+    with pytest.raises(ValidationError, match="501 characters where the console allows 500"):
+        bs.request_update(carol.db, carol.actor, message.id, "123456", texts={"en": "x" * 501})
+    with pytest.raises(ValidationError, match=r"keeps the message's languages \(en, in that order\)"):
+        bs.request_update(carol.db, carol.actor, message.id, "123456", texts={"fr": "ALERTE"})
+    with pytest.raises(ValidationError, match="changes nothing"):
+        bs.request_update(carol.db, carol.actor, message.id, "123456", texts=before)
+    # no centre runs for this database: the engine refuses the approved update
+    with pytest.raises(bs.UpdateFailed, match="No cell broadcast centre is running") as failed:
+        bs.request_update(carol.db, carol.actor, message.id, clock.code(carol_totp), texts={"en": "FLOOD. Leave now."})
+    assert "keeps its texts and parameters" in str(failed.value)
+    after = bs.get_message(carol.db, carol.actor, message.id)
+    assert after.texts == before and after.update_count == 0 and after.open_update is None
+    [request] = after.updates
+    assert request.status == "failed" and "No cell broadcast centre is running" in request.failure_reason
+    assert [e.event for e in after.events][-3:] == ["update_requested", "update_approved", "update_failed"]
+    with db.read() as s:
+        assert s.scalar(text("SELECT count(*) FROM cbc_command")) == 0
+
+
+def test_a_stop_waits_for_a_transmission_in_flight_and_a_dead_workstations_claim_is_released(db, admin):
+    message = bs.create_message(db, admin, template="Flood")
+    with db.transaction() as s:
+        s.execute(text("UPDATE broadcast_message SET status = 'approved', approved_by = :a, "
+                       "transmit_claimed_at = now() - interval '1 minute' WHERE id = :i"),
+                  {"a": admin.user_id, "i": message.id})
+    with pytest.raises(bs.ApprovalRefused, match="being transmitted from another workstation .* wait until it is active"):
+        bs.stop(db, admin, message.id)
+    with pytest.raises(bs.ApprovalRefused, match="being transmitted from another workstation"):
+        bs.transmit(db, admin, message.id)
+    with pytest.raises(bs.ApprovalRefused, match="released only after 5 minutes"):
+        bs.release_transmit_claim(db, admin, message.id)
+    assert bs.get_message(db, admin, message.id).status == "approved"
+    with db.transaction() as s:  # the workstation died 10 minutes ago
+        s.execute(text("UPDATE broadcast_message SET transmit_claimed_at = now() - interval '10 minutes' WHERE id = :i"),
+                  {"i": message.id})
+    with pytest.raises(bs.ApprovalRefused, match=f"never finished.*omnidesk broadcast release {message.id}"):
+        bs.stop(db, admin, message.id)
+    bs.release_transmit_claim(db, admin, message.id)
+    assert bs.stop(db, admin, message.id).status == "cancelled"
+
+
+def test_an_update_is_rejected_with_a_reason_and_an_approved_one_is_sent_by_one_workstation_only(db, admin):
+    from security_helpers import set_clock
+
+    clock = Clock(db)
+    carol, carol_totp = signed_in(db, admin, "carol", ["Broadcast Creator"])
+    alice, alice_totp = signed_in(db, admin, "alice", ["Broadcast Approver"])
+    message = _active(db, admin, carol)
+    asked = bs.request_update(carol.db, carol.actor, message.id, clock.code(carol_totp), repetitions=3)
+    first = asked.open_update
+    assert first.lines() == ["Repetitions: 3"]
+    with pytest.raises(ValidationError, match="Say why the update is rejected"):
+        bs.reject_update(alice.db, alice.actor, first.id, clock.code(alice_totp), " ")
+    rejected = bs.reject_update(alice.db, alice.actor, first.id, clock.code(alice_totp), "Keep it until stopped")
+    assert rejected.open_update is None and rejected.number_of_broadcasts == 0
+    assert (rejected.updates[0].status, rejected.updates[0].rejected_by, rejected.updates[0].reject_reason) == (
+        "rejected", "alice", "Keep it until stopped")
+    with pytest.raises(bs.ApprovalRefused, match="is rejected; only one waiting for approval can be approved"):
+        bs.approve_update(alice.db, alice.actor, first.id, clock.code(alice_totp))
+
+    second = bs.request_update(carol.db, carol.actor, message.id, clock.code(carol_totp), repetition_period=120).open_update
+    bs.approve_update(alice.db, alice.actor, second.id, clock.code(alice_totp))
+    # another workstation claimed it and is sending: this one is refused, and nothing is sent twice
+    with carol.db.transaction() as s:
+        s.execute(text("SELECT omnidesk_broadcast_claim_update(:u, NULL)"), {"u": second.id})
+    with pytest.raises(bs.ApprovalRefused, match=f"Update request #{second.id} is being sent from another workstation"):
+        bs.send_update(carol.db, carol.actor, second.id)
+    # that workstation died: after 5 minutes its claim is taken over (here the engine is not running)
+    clock.offset += 6 * 60
+    set_clock(db, f"interval '{clock.offset} seconds'")
+    with pytest.raises(bs.UpdateFailed, match="No cell broadcast centre is running"):
+        bs.send_update(carol.db, carol.actor, second.id)
+    after = bs.get_message(alice.db, alice.actor, message.id)
+    assert [u.status for u in after.updates] == ["rejected", "failed"] and after.repetition_period == 60

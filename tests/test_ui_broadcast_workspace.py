@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import shiboken6
-from PySide6.QtWidgets import QApplication, QPlainTextEdit
+from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit, QTabWidget
 
 from omnidesk.broadcast import service as bs
 from omnidesk.cbc import cbsp
@@ -142,15 +142,57 @@ def test_create_draw_confirm_approve_transmit_monitor_update_and_stop(db, admin,
     assert "cells acknowledged" in detail.results_summary.text()
     assert ws.grab().save(str(SCREENSHOTS / "broadcast_monitor.png"))
 
-    # update: a new English text goes out again with update number 1
+    # update: carol asks with her code; under the two-person rule nothing goes out until alice approves
     detail.update_button.click()
     qtbot.waitUntil(lambda: _dialog("updateDialog") is not None, timeout=5_000)
     update = _dialog("updateDialog")
     update.languages.editor("en").text.setPlainText("FLOOD WARNING. Water is rising. Leave now.")
-    update.accept()
+    update.repetitions.setValue(20)
+    assert "waits for a second user's approval" in update.findChild(QLabel, "updateNotice").text()
+    assert update.grab().save(str(SCREENSHOTS / "broadcast_update_dialog.png"))
+    update.code.setText("12345")
+    assert update.isVisible()  # five digits do not submit
+    update.code.setText(clock.code(carol_totp))  # the sixth digit submits
+    qtbot.waitUntil(lambda: detail.message.open_update is not None, timeout=10_000)
+    assert detail.message.open_update.status == "pending_approval" and detail.message.update_count == 0
+    assert detail.pending_update.isVisible() and detail.approve_update_button.isHidden()  # not carol's to approve
+    assert not detail.update_button.isEnabled()  # one update at a time
+    qtbot.wait(500)
+    assert not any("Water is rising" in w.text for w in bscs[0].received_of(cbsp.WriteReplace))
+
+    theirs = other.messages.detail
+    theirs.refresh()
+    qtbot.waitUntil(lambda: theirs.approve_update_button.isVisible(), timeout=10_000)
+    assert "Water is rising" in theirs.pending_text.text() and "Repetitions: 20" in theirs.pending_text.text()
+    row = _row_of(other.messages, message_id)
+    qtbot.waitUntil(lambda: other.messages.list.item(row, 1).text() == "Active", timeout=10_000)  # list follows
+    assert other.grab().save(str(SCREENSHOTS / "broadcast_update_pending.png"))
+    theirs.approve_update_button.click()
+    qtbot.waitUntil(lambda: _dialog("approveUpdateDialog") is not None, timeout=5_000)
+    assert "Water is rising" in _dialog("approveUpdateDialog").findChild(QPlainTextEdit, "reviewText").toPlainText()
+    _dialog("approveUpdateDialog").code.setText("000000" if clock.code(alice_totp) != "000000" else "111111")
+    qtbot.waitUntil(lambda: _dialog("approveUpdateDialog") is not None
+                    and "Wrong code" in _dialog("approveUpdateDialog").error.text(), timeout=10_000)
+    _dialog("approveUpdateDialog").code.setText(clock.code(alice_totp))
+    qtbot.waitUntil(lambda: theirs.message.open_update is not None
+                    and theirs.message.open_update.status == "approved", timeout=10_000)
+    assert theirs.send_update_button.isHidden()  # alice approves; sending is for an updater
+    assert not any("Water is rising" in w.text for w in bscs[0].received_of(cbsp.WriteReplace))
+
+    # carol sends the approved update: the new English text goes out again with update number 1
+    detail.refresh()
+    qtbot.waitUntil(lambda: detail.send_update_button.isVisible(), timeout=10_000)
+    assert "approved by alice" in detail.pending_text.text()
+    detail.send_update_button.click()
     qtbot.waitUntil(lambda: detail.message.update_count == 1, timeout=10_000)
+    assert detail.pending_update.isHidden() and detail.update_button.isEnabled()
+    assert detail.message.number_of_broadcasts == 20
     qtbot.waitUntil(lambda: any("Water is rising" in w.text for w in bscs[0].received_of(cbsp.WriteReplace)),
                     timeout=10_000)
+    events = [detail.events.item(r, 2).text() for r in range(detail.events.rowCount())]
+    assert events[-4:] == ["Update requested", "Code refused", "Update approved", "Updated"]  # alice mistyped once
+    detail.findChild(QTabWidget, "detailTabs").setCurrentIndex(1)
+    assert ws.grab().save(str(SCREENSHOTS / "broadcast_update_history.png"))
 
     # stop: asked first, then every peer is told
     detail.stop_button.click()
@@ -204,3 +246,62 @@ def test_a_draft_left_unconfirmed_is_confirmed_later_from_the_messages_list(db, 
     qtbot.waitUntil(lambda: detail.message.status == "pending_approval", timeout=10_000)
     assert detail.submit_button.isHidden()
     shiboken6.delete(ws)
+
+
+def test_a_dead_workstations_transmit_claim_is_released_from_the_detail(db, admin, qtbot):
+    from sqlalchemy import text
+
+    message = bs.create_message(db, admin, template="Exercise")
+    with db.transaction() as s:  # approved, and claimed 10 minutes ago by a workstation that died
+        s.execute(text("UPDATE broadcast_message SET status = 'approved', approved_by = :a, "
+                       "transmit_claimed_at = now() - interval '10 minutes' WHERE id = :i"),
+                  {"a": admin.user_id, "i": message.id})
+    ws = _workspace(qtbot, type("Session", (), {"db": db, "actor": admin}))
+    ws.tabs.setCurrentWidget(ws.messages)
+    detail = ws.messages.detail
+    ws.messages.open_message(message.id)
+    qtbot.waitUntil(lambda: detail.message is not None and detail.release_button.isVisible(), timeout=10_000)
+    detail.release_button.click()
+    box = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "confirmBox" and w.isVisible())
+    assert "check the CBC engine's warnings" in box.informativeText()
+    next(b for b in box.buttons() if b.text() == "Release claim").click()
+    qtbot.waitUntil(lambda: detail.message.transmit_claimed_at is None, timeout=10_000)
+    assert detail.release_button.isHidden() and detail.transmit_button.isVisible()
+    shiboken6.delete(ws)
+
+
+def test_an_update_the_engine_refuses_is_reported_and_the_message_keeps_its_text(db, admin, qtbot):
+    from tests.test_broadcast_service import _active
+
+    clock = Clock(db)
+    carol, carol_totp = signed_in(db, admin, "carol", ["Broadcast Creator"])
+    bs.set_settings(db, admin, two_person_rule=False)
+    message = _active(db, admin, carol)
+    ws = _workspace(qtbot, carol)
+    detail = ws.messages.detail
+    qtbot.waitUntil(lambda: not ws.messages.detail.two_person_rule, timeout=10_000)
+    ws.tabs.setCurrentWidget(ws.messages)
+    ws.messages.open_message(message.id)
+    qtbot.waitUntil(lambda: detail.message is not None and detail.update_button.isVisible(), timeout=10_000)
+    detail.update_button.click()
+    qtbot.waitUntil(lambda: _dialog("updateDialog") is not None, timeout=5_000)
+    update = _dialog("updateDialog")
+    assert "goes out as soon as your code is accepted" in update.findChild(QLabel, "updateNotice").text()
+    update.code.setText("123456")  # nothing changed yet: refused in the dialog, no code used
+    assert update.isVisible() and "changes nothing" in update.error.text()
+    update.languages.editor("en").text.setPlainText("EXERCISE. Ignore the earlier message.")
+    update.code.setText(clock.code(carol_totp))
+    qtbot.waitUntil(lambda: any(w.isVisible() and "was not sent" in getattr(w, "text", lambda: "")()
+                                for w in QApplication.topLevelWidgets()), timeout=10_000)
+    qtbot.waitUntil(lambda: bool(detail.message.updates) and detail.message.updates[0].status == "failed",
+                    timeout=10_000)
+    assert detail.message.texts == message.texts and detail.pending_update.isHidden()
+    assert _dialog("updateDialog") is None  # not asked again for a code: the engine, not the code, said no
+    shiboken6.delete(ws)
+
+
+def test_the_history_shows_an_updates_texts_as_text():
+    from omnidesk.ui.broadcast.messages import _detail
+
+    assert _detail({"update": 3, "texts": [{"language": "en", "text": "FLOOD. Leave now."}]}) == (
+        "update: 3, texts: [en] FLOOD. Leave now.")

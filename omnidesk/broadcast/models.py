@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Identity, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -117,6 +118,53 @@ class BroadcastEvent(Base):
     actor_name: Mapped[str] = mapped_column(String(63), server_default="")
     event: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+
+
+UPDATE_STATUSES = ("pending_approval", "approved", "rejected", "sent", "failed")
+
+
+class BroadcastUpdate(Base):
+    """A request to update an active message (migration 0013): asked for with the requester's TOTP code,
+    approved under the two-person rule by another user with theirs, then claimed and sent. Written only by
+    the database's functions (broadcast_update_0013.sql); never deleted."""
+
+    __tablename__ = "broadcast_update"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("broadcast_message.id"), index=True)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    requested_at: Mapped[dt.datetime] = _created()
+    texts: Mapped[list | None] = mapped_column(JSONB)  # null = unchanged
+    number_of_broadcasts: Mapped[int | None] = mapped_column(Integer)
+    repetition_period: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), server_default="pending_approval")
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column()
+    rejected_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    rejected_at: Mapped[dt.datetime | None] = mapped_column()
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column()
+    command_id: Mapped[int | None] = mapped_column(ForeignKey("cbc_command.id"), unique=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+    update_number: Mapped[int | None] = mapped_column(SmallInteger)  # the message's update_count it became
+    failed_at: Mapped[dt.datetime | None] = mapped_column()
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint(_in("status", UPDATE_STATUSES), name="status"),
+        CheckConstraint("texts IS NOT NULL OR number_of_broadcasts IS NOT NULL OR repetition_period IS NOT NULL",
+                        name="changes_something"),
+        CheckConstraint("texts IS NULL OR (jsonb_typeof(texts) = 'array' AND jsonb_array_length(texts) > 0)",
+                        name="texts_present"),
+        CheckConstraint("number_of_broadcasts IS NULL OR number_of_broadcasts BETWEEN 0 AND 65535",
+                        name="broadcasts_range"),
+        CheckConstraint("repetition_period IS NULL OR repetition_period BETWEEN 1 AND 4095",
+                        name="repetition_period_range"),
+        CheckConstraint("status <> 'rejected' OR (rejected_by IS NOT NULL AND length(btrim(reject_reason)) > 0)",
+                        name="rejection_has_reason"),
+        CheckConstraint("status NOT IN ('approved', 'sent') OR approved_by IS NOT NULL", name="sent_only_approved"),
+        Index("uq_broadcast_update_one_open", "message_id", unique=True,
+              postgresql_where=text("status IN ('pending_approval', 'approved')")),
+    )
 
 
 class CellSite(Base):

@@ -7,6 +7,11 @@ approves (or rejects, with a reason) with their own code → "approved" → tran
 engine (cbc.store.submit_warning) → "active" → update (update number + 1) → stop ("cancelled") or the
 warning period ends ("expired"). Submit / approve / reject are the database's SECURITY DEFINER functions
 (omnidesk/db/sql/broadcast_0009.sql): the code check and the state change happen there together.
+
+An update of an active message follows the same rule (broadcast_update_0013.sql): request_update takes the
+requester's code; under the two-person rule another approver's code approves it (approve_update); then
+send_update claims it and hands it to the engine, and the database applies it to the message in the same
+transaction as the engine's command.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from omnidesk.auth import Actor
 from omnidesk.broadcast import coverage, sites as sites_mod, texts as texts_mod
 from omnidesk.broadcast.models import (BroadcastEvent, BroadcastMessage, BroadcastSetting, BroadcastTemplate,
-                                       BroadcastZone, CATEGORIES, STATUSES)
+                                       BroadcastUpdate, BroadcastZone, CATEGORIES, STATUSES)
 from omnidesk.cbc import store as cbc_store
 from omnidesk.cbc.engine import CbcInputError, check_message_identifier
 from omnidesk.db.models import StaffUser
@@ -31,6 +36,9 @@ from omnidesk.errors import NotFound, PermissionDenied, ServiceError, Validation
 
 CATEGORY_JSON = {"high-priority": "HIGH_PRIORITY", "background": "BACKGROUND", "normal": "NORMAL"}
 MAX_EXPIRY_MINUTES = 7 * 24 * 60
+# A transmit claim (or an update request's claim) older than this is from a workstation that died before
+# the engine got the command; it can be released / taken over.
+CLAIM_STALE = dt.timedelta(minutes=5)
 
 
 class ApprovalRefused(ServiceError):
@@ -301,6 +309,65 @@ class Event:
 
 
 @dataclass(frozen=True)
+class UpdateRequest:
+    """A request to update an active message: new texts and/or parameters, who asked, who decided, and
+    what became of it (pending_approval, approved, rejected, sent, failed)."""
+
+    id: int
+    message_id: int
+    status: str
+    requested_by: str
+    requested_at: dt.datetime
+    texts: list[dict[str, str]] | None
+    number_of_broadcasts: int | None
+    repetition_period: int | None
+    approved_by: str | None
+    approved_at: dt.datetime | None
+    rejected_by: str | None
+    reject_reason: str | None
+    claimed_at: dt.datetime | None
+    sent_at: dt.datetime | None
+    update_number: int | None
+    failure_reason: str | None
+
+    def changes(self) -> dict[str, Any]:
+        """As the CBC engine's update command carries them."""
+        out: dict[str, Any] = {}
+        if self.texts is not None:
+            out["texts"] = self.texts
+        if self.number_of_broadcasts is not None:
+            out["number_of_broadcasts"] = self.number_of_broadcasts
+        if self.repetition_period is not None:
+            out["repetition_period"] = self.repetition_period
+        return out
+
+    def lines(self) -> list[str]:
+        """What the update changes, one line each, for reading before the decision."""
+        out = [f"{t['language']}: {t['text']}" for t in self.texts or []]
+        if self.number_of_broadcasts is not None:
+            out.append("Repetitions: " + ("until stopped or expired" if self.number_of_broadcasts == 0
+                                          else str(self.number_of_broadcasts)))
+        if self.repetition_period is not None:
+            out.append(f"Every {self.repetition_period} s")
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "message": self.message_id, "status": self.status,
+                "requested_by": self.requested_by, "requested_at": _iso(self.requested_at), **self.changes(),
+                "approved_by": self.approved_by, "approved_at": _iso(self.approved_at),
+                "rejected_by": self.rejected_by, "reject_reason": self.reject_reason,
+                "sent_at": _iso(self.sent_at), "update_number": self.update_number,
+                "failure_reason": self.failure_reason}
+
+
+def _update_request(u: BroadcastUpdate, names: dict[int, str]) -> UpdateRequest:
+    return UpdateRequest(u.id, u.message_id, u.status, names.get(u.requested_by, "?"), u.requested_at,
+                         None if u.texts is None else list(u.texts), u.number_of_broadcasts, u.repetition_period,
+                         names.get(u.approved_by), u.approved_at, names.get(u.rejected_by), u.reject_reason,
+                         u.claimed_at, u.sent_at, u.update_number, u.failure_reason)
+
+
+@dataclass(frozen=True)
 class Message:
     id: int
     template: str | None
@@ -328,6 +395,13 @@ class Message:
     events: tuple[Event, ...] = ()
     warning: cbc_store.WarningRecord | None = None
     offline_peers: tuple[str, ...] = field(default=())
+    updates: tuple["UpdateRequest", ...] = ()
+    transmit_claimed_at: dt.datetime | None = None  # a workstation is handing it to the engine (or died doing so)
+
+    @property
+    def open_update(self) -> "UpdateRequest | None":
+        """The update request waiting for approval or to be sent, if any (one at a time)."""
+        return next((u for u in self.updates if u.status in ("pending_approval", "approved")), None)
 
     @property
     def expiry_minutes(self) -> int | None:
@@ -362,6 +436,7 @@ class Message:
                 "reject_reason": self.reject_reason, "transmitted_at": _iso(self.transmitted_at),
                 "finished_at": _iso(self.finished_at), "warning_id": self.warning_id,
                 "update_count": self.update_count,
+                "updates": [u.as_json() for u in self.updates],
                 "events": [{"at": _iso(e.at), "actor": e.actor, "event": e.event, "detail": e.detail}
                            for e in self.events]}
         if with_results:
@@ -389,14 +464,19 @@ def _message(s, m: BroadcastMessage, *, full: bool) -> Message:
     names = _names(s, m.created_by, m.approved_by, m.rejected_by)
     template = s.scalar(select(BroadcastTemplate.name).where(BroadcastTemplate.id == m.template_id)) if m.template_id else None
     events: tuple[Event, ...] = ()
+    updates: tuple[UpdateRequest, ...] = ()
     if full:
         events = tuple(Event(e.at, e.actor_name, e.event, e.detail) for e in s.scalars(
             select(BroadcastEvent).where(BroadcastEvent.message_id == m.id).order_by(BroadcastEvent.id)))
+        rows = list(s.scalars(select(BroadcastUpdate).where(BroadcastUpdate.message_id == m.id)
+                              .order_by(BroadcastUpdate.id)))
+        who = _names(s, *(i for u in rows for i in (u.requested_by, u.approved_by, u.rejected_by)))
+        updates = tuple(_update_request(u, who) for u in rows)
     return Message(m.id, template, m.message_identifier, m.category, m.repetition_period, m.number_of_broadcasts,
                    m.warning_period, list(m.texts), m.target, m.target_cells, m.target_summary, m.status,
                    names.get(m.created_by, "?"), m.created_at, m.submitted_at, names.get(m.approved_by),
                    m.approved_at, names.get(m.rejected_by), m.reject_reason, m.transmitted_at, m.finished_at,
-                   m.warning_id, m.update_count, events)
+                   m.warning_id, m.update_count, events, updates=updates, transmit_claimed_at=m.transmit_claimed_at)
 
 
 def get_message(db, actor: Actor, message_id: int) -> Message:
@@ -561,6 +641,37 @@ def _warning_json(m: BroadcastMessage) -> dict[str, Any]:
             "targets": m.target_cells}
 
 
+def _claimed(message_id: int, claimed_at: dt.datetime, now: dt.datetime) -> str:
+    """Why a message being transmitted elsewhere cannot be transmitted or stopped now, and what to do."""
+    since = claimed_at.astimezone().strftime("%H:%M:%S")
+    if now - claimed_at < CLAIM_STALE:
+        return (f"Message #{message_id} is being transmitted from another workstation (since {since}); wait until "
+                "it is active, then stop or update it.")
+    return (f"Message #{message_id} was claimed for transmission at {since} by a workstation that never finished. "
+            f"Check with `omnidesk cbc warnings` that it did not go out, then release the claim "
+            f"(`omnidesk broadcast release {message_id}`, or ‘Release transmit claim’ in its detail) to transmit or "
+            "cancel it.")
+
+
+def release_transmit_claim(db, actor: Actor, message_id: int) -> Message:
+    """Release the transmit claim of an approved message left by a workstation that died while transmitting
+    (older than CLAIM_STALE); a younger claim is refused, as its workstation may still be sending."""
+    actor.require("create_cbc_message", "release a transmit claim")
+    with _refusals(), db.transaction() as s:
+        m = s.get(BroadcastMessage, message_id, with_for_update=True)
+        if m is None:
+            raise NotFound(f"There is no broadcast message #{message_id}.")
+        if m.status != "approved" or m.transmit_claimed_at is None:
+            raise ApprovalRefused(f"Message #{message_id} is {m.status.replace('_', ' ')} and not claimed for "
+                                  "transmission; there is nothing to release.")
+        now = s.scalar(select(func.now()))
+        if now - m.transmit_claimed_at < CLAIM_STALE:
+            raise ApprovalRefused(_claimed(message_id, m.transmit_claimed_at, now) + " A claim is released only "
+                                  f"after {int(CLAIM_STALE.total_seconds() // 60)} minutes.")
+        m.transmit_claimed_at = None
+    return get_message(db, actor, message_id)
+
+
 def transmit(db, actor: Actor, message_id: int, *, require_centre: bool = True) -> Message:
     """Hand an approved message to the CBC engine. Claimed first, so two workstations never send it twice."""
     actor.require("create_cbc_message", "transmit cell broadcasts")
@@ -573,7 +684,7 @@ def transmit(db, actor: Actor, message_id: int, *, require_centre: bool = True) 
                                   "is transmitted." + (" It waits for a second user's approval."
                                                        if m.status == "pending_approval" else ""))
         if m.transmit_claimed_at is not None:
-            raise ApprovalRefused(f"Message #{message_id} is being transmitted from another workstation.")
+            raise ApprovalRefused(_claimed(message_id, m.transmit_claimed_at, s.scalar(select(func.now()))))
         m.transmit_claimed_at = func.now()
         data = _warning_json(m)
     try:
@@ -591,40 +702,107 @@ def transmit(db, actor: Actor, message_id: int, *, require_centre: bool = True) 
     return get_message(db, actor, message_id)
 
 
-def update(db, actor: Actor, message_id: int, *, texts: Any = None, repetitions: int | None = None,
-           repetition_period: int | None = None) -> Message:
-    """Re-send an active message with new texts or parameters (same message code, update number + 1)."""
+class UpdateFailed(ApprovalRefused):
+    """The CBC engine refused an approved update; the request is marked failed and the message keeps its content."""
+
+
+def update_request(db, actor: Actor, update_id: int) -> UpdateRequest:
+    _require_view(actor)
+    with db.read() as s:
+        u = s.get(BroadcastUpdate, update_id)
+        if u is None:
+            raise NotFound(f"There is no update request #{update_id}.")
+        return _update_request(u, _names(s, u.requested_by, u.approved_by, u.rejected_by))
+
+
+def request_update(db, actor: Actor, message_id: int, code: str, *, texts: Any = None, repetitions: int | None = None,
+                   repetition_period: int | None = None) -> Message:
+    """Ask for new texts or parameters of an active message, confirmed with the requester's TOTP code (checked
+    in the database). Under the two-person rule the request waits for another user's approval
+    (approve_update); without it, it is approved by that confirmation and sent at once (same message code,
+    update number + 1). Nothing is written when the input is wrong."""
     actor.require("update_cbc_message", "update cell broadcasts")
-    changes: dict[str, Any] = {}
+    current = get_message(db, actor, message_id)
+    errors: dict[str, str] = {}
     if texts is not None:
         texts = texts_mod.normalise(texts)
-        texts_mod.check(texts, get_settings(db, actor).text_limit)
-        changes["texts"] = texts
-    if repetitions is not None:
-        changes["number_of_broadcasts"] = repetitions
-    if repetition_period is not None:
-        changes["repetition_period"] = repetition_period
-    if not changes:
+        try:
+            texts_mod.check(texts, get_settings(db, actor).text_limit)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+        languages = [t["language"] for t in current.texts]
+        if not errors and [t["language"] for t in texts] != languages:
+            errors["texts"] = (f"An update keeps the message's languages ({', '.join(languages)}, in that order); "
+                               "stop it and send a new warning to change them.")
+    if repetitions is not None and not (isinstance(repetitions, int) and 0 <= repetitions <= 65535):
+        errors["repetitions"] = "Repetitions are 0 (until stopped or expired) to 65535."
+    if repetition_period is not None and not (isinstance(repetition_period, int) and 1 <= repetition_period <= 4095):
+        errors["repetition_period"] = "The repetition period is 1 to 4095 seconds."
+    if errors:
+        raise ValidationError(errors)
+    if texts == current.texts:
+        texts = None  # unchanged texts are not part of the update
+    if texts is None and repetitions is None and repetition_period is None:
         raise ValidationError({"update": "The update changes nothing: give new texts or parameters."})
-    with db.read() as s:
-        m = s.get(BroadcastMessage, message_id)
-        if m is None:
-            raise NotFound(f"There is no broadcast message #{message_id}.")
-        if m.status != "active" or m.warning_id is None:
-            raise ApprovalRefused(f"Message #{message_id} is {m.status.replace('_', ' ')}; only an active message "
-                                  "can be updated.")
-        warning_id = m.warning_id
-    cbc_store.request_update(db, actor, warning_id, changes)
+    if current.status != "active":
+        raise ApprovalRefused(f"Message #{message_id} is {current.status.replace('_', ' ')}; only an active message "
+                              "can be updated.")
+    # the answer is read after the commit: a wrong code is counted and written to the history
     with _refusals(), db.transaction() as s:
-        m = s.get(BroadcastMessage, message_id, with_for_update=True)
-        if "texts" in changes:
-            m.texts = changes["texts"]
-        if repetitions is not None:
-            m.number_of_broadcasts = repetitions
-        if repetition_period is not None:
-            m.repetition_period = repetition_period
-        m.update_count = m.update_count + 1
-        _event(s, actor, message_id, "updated", {k: v for k, v in changes.items()})
+        result = s.execute(text("SELECT omnidesk_broadcast_request_update(:m, :c, CAST(:t AS jsonb), :n, :p, :u)"),
+                           {"m": message_id, "c": code, "t": None if texts is None else json.dumps(texts),
+                            "n": repetitions, "p": repetition_period, "u": actor.username}).scalar()
+    if _answer(result) == "approved":
+        return send_update(db, actor, result["update"])
+    return get_message(db, actor, message_id)
+
+
+def approve_update(db, actor: Actor, update_id: int, code: str, *, approver: str | None = None) -> Message:
+    """Approve an update request with the approver's TOTP code (a different user from its requester while
+    the two-person rule is on). Sent at once when the approver may update broadcasts; otherwise it waits
+    for a holder of update_cbc_message to send it (send_update)."""
+    message = _decide_update(db, actor, update_id, "approve", code, None, approver)
+    if actor.can("update_cbc_message") and (approver is None or approver.lower() == actor.username.lower()):
+        return send_update(db, actor, update_id)
+    return message
+
+
+def reject_update(db, actor: Actor, update_id: int, code: str, reason: str, *, approver: str | None = None) -> Message:
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why the update is rejected: its requester reads the reason."})
+    return _decide_update(db, actor, update_id, "reject", code, reason, approver)
+
+
+def _decide_update(db, actor, update_id, decision, code, reason, approver) -> Message:
+    with _refusals(), db.transaction() as s:
+        result = s.execute(text("SELECT omnidesk_broadcast_decide_update(:u, :d, :c, :r, :a)"),
+                           {"u": update_id, "d": decision, "c": code, "r": reason, "a": approver}).scalar()
+        message_id = s.scalar(select(BroadcastUpdate.message_id).where(BroadcastUpdate.id == update_id))
+    _answer(result)
+    return get_message(db, actor, message_id)
+
+
+def send_update(db, actor: Actor, update_id: int) -> Message:
+    """Hand an approved update request to the CBC engine. Claimed first, so two workstations never send it
+    twice; the database applies it to the message (update_count + 1) in the same transaction as the engine's
+    command. If the engine refuses, the request is marked failed with the reason and the message keeps its
+    content (UpdateFailed)."""
+    actor.require("update_cbc_message", "send updates of cell broadcasts")
+    with _refusals(), db.transaction() as s:
+        claim = s.execute(text("SELECT omnidesk_broadcast_claim_update(:u, :a)"),
+                          {"u": update_id, "a": actor.username}).scalar()
+    if not claim.get("ok"):
+        raise ApprovalRefused(claim["message"].rstrip(".") + ".")
+    message_id = claim["message"]
+    try:
+        cbc_store.request_update(db, actor, claim["warning"], claim["changes"])
+    except (ServiceError, CbcInputError) as exc:
+        reason = first_line(exc, "refused by the cell broadcast centre").rstrip(".")
+        with _refusals(), db.transaction() as s:
+            s.execute(text("SELECT omnidesk_broadcast_update_failed(:u, :r, :a)"),
+                      {"u": update_id, "r": reason, "a": actor.username})
+        raise UpdateFailed(f"Update #{update_id} of message #{message_id} was not sent: {reason}. The message keeps "
+                           "its texts and parameters; ask for the update again once that is fixed.") from exc
     return get_message(db, actor, message_id)
 
 
@@ -634,9 +812,14 @@ def stop(db, actor: Actor, message_id: int) -> Message:
         m = s.get(BroadcastMessage, message_id)
         if m is None:
             raise NotFound(f"There is no broadcast message #{message_id}.")
-        status, warning_id, creator = m.status, m.warning_id, m.created_by
+        status, warning_id, creator, claimed_at = m.status, m.warning_id, m.created_by, m.transmit_claimed_at
+        now = s.scalar(select(func.now()))
     if status in ("rejected", "expired", "cancelled"):
         raise ApprovalRefused(f"Message #{message_id} is already {status}.")
+    if status == "approved" and claimed_at is not None:
+        # another workstation is handing it to the engine: cancelling now would leave a warning on air that
+        # no message follows. A claim that went stale must be released first (the message says how).
+        raise ApprovalRefused(_claimed(message_id, claimed_at, now))
     if status == "active":
         actor.require("delete_cbc_message", "stop cell broadcasts")
         # Who asked goes in the history first: the centre may report the warning stopped (and the
@@ -648,6 +831,8 @@ def stop(db, actor: Actor, message_id: int) -> Message:
         actor.require("delete_cbc_message", "cancel cell broadcasts")
     with _refusals(), db.transaction() as s:
         m = s.get(BroadcastMessage, message_id, with_for_update=True)
+        if status == "approved" and m.status == status and m.transmit_claimed_at is not None:
+            raise ApprovalRefused(_claimed(message_id, m.transmit_claimed_at, s.scalar(select(func.now()))))
         if m.status == status:  # else the centre's report got here first and wrote the 'stopped' entry
             m.status, m.finished_at = "cancelled", func.now()
             _event(s, actor, message_id, "stopped" if status == "active" else "cancelled", {"was": status})

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from omnidesk import activity
 from omnidesk.auth import Actor
@@ -27,7 +27,7 @@ from omnidesk.cbc.models import CbcCommand, CbcPeer, CbcWarning, CbcWarningCell,
 from omnidesk.cbc.period import RepetitionPeriodLayout
 from omnidesk.cbc.warning_json import request_from_json, request_to_json, update_from_json
 from omnidesk.db.models import StaffUser
-from omnidesk.errors import NotFound, ServiceError
+from omnidesk.errors import NotFound, ServiceError, first_line
 
 # Warnings that still hold their message code (a new warning with the same identifier needs another one).
 LIVE_STATES = ("queued", "init", "wait-write-ack", "active", "wait-replace-ack", "wait-stop-ack", "failed")
@@ -348,6 +348,12 @@ def request_update(db, actor: Actor, warning_id: int, changes: Mapping[str, Any]
             raise BroadcastRefused(str(exc)) from None
         s.add(CbcCommand(warning_id=warning_id, kind="update", requested_by=actor.user_id,
                          payload=dict(changes)))
+        try:
+            s.flush()
+        except DBAPIError as exc:  # a broadcast message's warning changes only by its approved update (0013)
+            if getattr(exc.orig, "sqlstate", None) != "42501":
+                raise
+            raise BroadcastRefused(first_line(exc.orig, "Refused by the database").rstrip(".") + ".") from None
         activity.record(s, actor, action="cbc_warning_update", entity_type="cbc_warning", entity_id=warning_id,
                         summary=f"Asked for an update of warning #{warning_id}",
                         changes={k: ["", str(v)[:200]] for k, v in changes.items()})

@@ -16,12 +16,14 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -148,29 +150,89 @@ class TransmitDialog(QDialog):
 
 
 class UpdateDialog(QDialog):
-    """New texts for an active warning, with each language's counter as it is typed."""
+    """New texts and parameters for an active warning, each language counted as it is typed, confirmed with
+    the updater's own authenticator code (the sixth digit submits, as at sign-in). The database checks the
+    code; under the two-person rule the update then waits for another user's approval."""
 
-    def __init__(self, message, limit: int, parent: QWidget | None = None):
+    def __init__(self, message, limit: int, parent: QWidget | None = None, *, two_person_rule: bool = True):
         super().__init__(parent)
         self.setWindowTitle(f"Update message #{message.id}")
+        self.setMinimumWidth(620)
+        self.message = message
         self.languages = LanguageList(limit, fixed_languages=True)  # an update re-sends the same languages
         self.languages.set_texts(message.texts)
+        self.repetitions = QSpinBox(objectName="updateRepetitions", minimum=0, maximum=65535,
+                                    specialValueText="until stopped or expired")
+        self.repetitions.setValue(message.number_of_broadcasts)
+        self.period = QSpinBox(objectName="updatePeriod", minimum=1, maximum=4095, suffix=" s")
+        self.period.setValue(message.repetition_period)
+        self.code = QLineEdit(objectName="codeInput", maxLength=6, placeholderText="6 digits")
+        self.code.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,6}"), self.code))
+        self.error = QLabel("", objectName="fieldError", wordWrap=True)
+        self.error.hide()
+        form = QFormLayout()
+        form.addRow("Repetitions", self.repetitions)
+        form.addRow("Every", self.period)
+        form.addRow("Your code", self.code)
+        after = ("It then waits for a second user's approval (two-person rule) before it goes out."
+                 if two_person_rule else "It goes out as soon as your code is accepted.")
         layout = QVBoxLayout(self)
         layout.addWidget(self.languages)
+        layout.addLayout(form)
+        layout.addWidget(QLabel(f"Confirm the update with the code from your authenticator app. {after}",
+                                objectName="updateNotice", wordWrap=True))
+        layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Send update")
-        buttons.accepted.connect(self.accept)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(
+            "Ask for approval" if two_person_rule else "Send update")
+        buttons.accepted.connect(self._submit)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self.code.textChanged.connect(self._typed)
+        self.languages.changed.connect(self.error.hide)
+
+    def _typed(self, text: str) -> None:
+        self.error.hide()
+        if len(text) == 6:
+            self._submit()
+
+    def _submit(self) -> None:
+        problems = self.languages.problems()
+        if problems:
+            self.show_error(" ".join(problems))
+            return
+        if not self.changes():
+            self.show_error("The update changes nothing: edit a text, the repetitions or the period.")
+            return
+        if len(self.code.text()) != 6:
+            self.show_error("The code is the 6 digits your authenticator app shows now.")
+            return
+        self.accept()
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()
 
     def texts(self) -> list[dict[str, str]]:
         return self.languages.values()
+
+    def changes(self) -> dict:
+        """What request_update takes: only what differs from the message."""
+        out: dict = {}
+        if self.texts() != self.message.texts:
+            out["texts"] = self.texts()
+        if self.repetitions.value() != self.message.number_of_broadcasts:
+            out["repetitions"] = self.repetitions.value()
+        if self.period.value() != self.message.repetition_period:
+            out["repetition_period"] = self.period.value()
+        return out
 
 
 class MessageDetail(QWidget):
     """One message: texts, target, people and times, results per peer and cell, and its history."""
 
     changed = Signal()  # after an action changed the message
+    shown = Signal(object)  # the message as just read (refreshes included)
 
     def __init__(self, db, actor, parent: QWidget | None = None):
         super().__init__(parent)
@@ -188,6 +250,25 @@ class MessageDetail(QWidget):
         self.update_button = QPushButton("Update…", objectName="updateMessage")
         self.stop_button = QPushButton("Stop", objectName="stopMessage")
         self.stop_button.setProperty("destructive", True)
+        self.release_button = QPushButton("Release transmit claim", objectName="releaseClaim")
+        self.release_button.setToolTip("A workstation started transmitting this message and did not finish. "
+                                       "Released only after 5 minutes; check the CBC engine first that it did not go out.")
+        self.two_person_rule = True  # as the workspace read it from the settings
+        # an update asked for and not sent yet: what it changes, and what may be done with it
+        self.pending_update = QFrame(objectName="pendingUpdate")
+        self.pending_text = QLabel("", objectName="pendingUpdateText", wordWrap=True)
+        self.pending_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.approve_update_button = QPushButton("Approve update…", objectName="approveUpdate")
+        self.reject_update_button = QPushButton("Reject update…", objectName="rejectUpdate")
+        self.send_update_button = QPushButton("Send update", objectName="sendUpdate")
+        pending_buttons = QHBoxLayout()
+        for button in (self.approve_update_button, self.reject_update_button, self.send_update_button):
+            pending_buttons.addWidget(button)
+        pending_buttons.addStretch(1)
+        pending_layout = QVBoxLayout(self.pending_update)
+        pending_layout.addWidget(self.pending_text)
+        pending_layout.addLayout(pending_buttons)
+        self.pending_update.hide()
         self.peers = make_table(["Peer", "Protocol", "State", "Acknowledged", "Failed", "Note"], "resultPeers")
         self.cells = make_table(["Peer", "Cell", "Language", "Outcome", "Cause", "Broadcasts completed"], "resultCells")
         self.events = make_table(["When", "Who", "What", "Detail"], "messageEvents")
@@ -209,7 +290,7 @@ class MessageDetail(QWidget):
         header.addStretch(1)
         actions = QHBoxLayout()
         for button in (self.submit_button, self.approve_button, self.reject_button, self.transmit_button,
-                       self.update_button, self.stop_button):
+                       self.release_button, self.update_button, self.stop_button):
             actions.addWidget(button)
             button.hide()
         actions.addStretch(1)
@@ -217,6 +298,7 @@ class MessageDetail(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.facts)
         layout.addLayout(actions)
+        layout.addWidget(self.pending_update)
         layout.addWidget(tabs, 1)
 
         self.submit_button.clicked.connect(self._submit)
@@ -225,11 +307,16 @@ class MessageDetail(QWidget):
         self.transmit_button.clicked.connect(self._transmit)
         self.update_button.clicked.connect(self._update)
         self.stop_button.clicked.connect(self._stop)
+        self.release_button.clicked.connect(self._release)
+        self.approve_update_button.clicked.connect(lambda: self._decide_update("approve"))
+        self.reject_update_button.clicked.connect(lambda: self._decide_update("reject"))
+        self.send_update_button.clicked.connect(self._send_update)
 
     # ------------------------------------------------------------------ showing
 
     def show_message(self, message) -> None:
         self.message = message
+        self.shown.emit(message)
         m = message
         self.title.setText(f"Message #{m.id} · {m.template or 'no template'}")
         self.badge.set_status(m.status)
@@ -255,6 +342,8 @@ class MessageDetail(QWidget):
         self.approve_button.setVisible(m.status == "pending_approval" and can("approve_cbc_message"))
         self.reject_button.setVisible(m.status == "pending_approval" and can("approve_cbc_message"))
         self.transmit_button.setVisible(m.status == "approved" and can("create_cbc_message"))
+        self.release_button.setVisible(m.status == "approved" and m.transmit_claimed_at is not None
+                                       and can("create_cbc_message"))
         self.update_button.setVisible(m.status == "active" and can("update_cbc_message"))
         mine = m.created_by == self.actor.username
         self.submit_button.setVisible(m.status == "draft" and mine and can("create_cbc_message"))
@@ -263,6 +352,26 @@ class MessageDetail(QWidget):
         self.stop_button.setVisible(m.status in ("active", "approved") and can("delete_cbc_message")
                                     or m.status in ("draft", "pending_approval") and (mine or can("delete_cbc_message")))
         self.stop_button.setText("Stop" if m.status == "active" else "Cancel message")
+        self._show_pending_update(m)
+
+    def _show_pending_update(self, m) -> None:
+        u = m.open_update
+        self.pending_update.setVisible(u is not None)
+        if u is None:
+            self.update_button.setEnabled(True)
+            self.update_button.setToolTip("")
+            return
+        waiting = u.status == "pending_approval"
+        head = (f"<b>Update #{u.id}</b> asked for by {u.requested_by} {_when(u.requested_at)} — "
+                + ("waits for another user's approval" if waiting
+                   else f"approved by {u.approved_by} {_when(u.approved_at)}, not sent yet"))
+        self.pending_text.setText("<br>".join([head] + [_escape(line) for line in u.lines()]))
+        can, mine = self.actor.can, u.requested_by == self.actor.username
+        self.approve_update_button.setVisible(waiting and m.status == "active" and can("approve_cbc_message") and not mine)
+        self.reject_update_button.setVisible(waiting and can("approve_cbc_message") and not mine)
+        self.send_update_button.setVisible(not waiting and m.status == "active" and can("update_cbc_message"))
+        self.update_button.setEnabled(False)  # one update at a time
+        self.update_button.setToolTip(f"Update #{u.id} is still open")
 
     def _show_results(self, m) -> None:
         results = m.results()
@@ -339,7 +448,12 @@ class MessageDetail(QWidget):
         ops.query(self, lambda: broadcast.review(db, actor, message_id), reviewed)
 
     def _refused_code(self, dialog: CodeDialog, exc: Exception) -> None:
-        if isinstance(exc, ServiceError):
+        if isinstance(exc, broadcast.UpdateFailed):
+            # the code was accepted and the step taken; the engine refused what followed: no code to ask again
+            ops.show_error(self, exc)
+            self.refresh()
+            self.changed.emit()
+        elif isinstance(exc, ServiceError):
             # The database said no (wrong or used code, own message, no permission): ask again.
             dialog.code.clear()
             dialog.show_error(str(exc))
@@ -361,16 +475,53 @@ class MessageDetail(QWidget):
 
     def _update(self) -> None:
         db, actor, m = self.db, self.actor, self.message
-        dialog = UpdateDialog(m, self.text_limit, self)
+        dialog = UpdateDialog(m, self.text_limit, self, two_person_rule=self.two_person_rule)
         dialog.setObjectName("updateDialog")
 
         def accepted() -> None:
-            new_texts = dialog.texts()
-            self._run(lambda: broadcast.update(db, actor, m.id, texts=new_texts),
-                      f"Message #{m.id} updated and sent again")
+            code, changes = dialog.code.text(), dialog.changes()
+            ops.mutate(self, lambda: broadcast.request_update(db, actor, m.id, code, **changes), self._done,
+                       success_message=lambda done: (f"Message #{m.id} updated and sent again"
+                                                     if done.update_count > m.update_count
+                                                     else f"Update of message #{m.id} waits for approval"),
+                       on_error=lambda exc: self._refused_code(dialog, exc))
 
         dialog.accepted.connect(accepted)
         dialog.open()
+
+    def _decide_update(self, decision: str) -> None:
+        m, u = self.message, self.message.open_update
+        verb = "Approve" if decision == "approve" else "Reject"
+        dialog = CodeDialog(f"{verb} update", f"{verb} update #{u.id} of message #{m.id}, asked for by "
+                            f"{u.requested_by}, with the code from your authenticator app.",
+                            reason=decision == "reject", review=u.lines(), parent=self)
+        dialog.setObjectName(f"{decision}UpdateDialog")
+        db, actor, update_id = self.db, self.actor, u.id
+
+        def accepted() -> None:
+            code, reason = dialog.code.text(), dialog.reason_text()
+            if decision == "approve":
+                fn = lambda: broadcast.approve_update(db, actor, update_id, code)  # noqa: E731
+            else:
+                fn = lambda: broadcast.reject_update(db, actor, update_id, code, reason)  # noqa: E731
+            ops.mutate(self, fn, self._done, success_message=f"Update #{update_id} {decision}d",
+                       on_error=lambda exc: self._refused_code(dialog, exc))
+
+        dialog.accepted.connect(accepted)
+        dialog.open()
+
+    def _send_update(self) -> None:
+        db, actor, u = self.db, self.actor, self.message.open_update
+        self._run(lambda: broadcast.send_update(db, actor, u.id), f"Update #{u.id} sent to the CBC engine")
+
+    def _release(self) -> None:
+        db, actor, m = self.db, self.actor, self.message
+        ops.confirm(self, f"Release the transmit claim of message #{m.id}?",
+                    lambda: self._run(lambda: broadcast.release_transmit_claim(db, actor, m.id),
+                                      f"Message #{m.id} can be transmitted or cancelled again"),
+                    yes_label="Release claim",
+                    informative="Only if the workstation that claimed it died: check the CBC engine's warnings "
+                                "first that the message did not go out, or it may be sent twice.")
 
     def _stop(self) -> None:
         db, actor, m = self.db, self.actor, self.message
@@ -388,7 +539,12 @@ def _escape(text: str) -> str:
 
 
 def _detail(detail: dict) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in (detail or {}).items())
+    def shown(value) -> str:
+        if isinstance(value, list) and all(isinstance(t, dict) and "text" in t for t in value):
+            return "; ".join(f"[{t.get('language', '')}] {t['text']}" for t in value)  # a message's texts
+        return str(value)
+
+    return ", ".join(f"{k}: {shown(v)}" for k, v in (detail or {}).items())
 
 
 class MessagesView(QWidget):
@@ -428,6 +584,7 @@ class MessagesView(QWidget):
         self.status.currentIndexChanged.connect(self.reload)
         self.list.itemSelectionChanged.connect(self._chosen)
         self.detail.changed.connect(self.reload)
+        self.detail.shown.connect(self._follow)
         # Live: the engine's and other workstations' changes arrive as notices; the timer covers a
         # listener that is down, and only while something is active.
         self._fallback = QTimer(self, interval=FALLBACK_REFRESH_MS)
@@ -458,6 +615,13 @@ class MessagesView(QWidget):
         for row, m in enumerate(messages):
             if m.id == chosen:
                 self.list.selectRow(row)
+
+    def _follow(self, message) -> None:
+        """A refreshed detail whose status the list does not show yet (the engine or another workstation
+        moved it on): read the list again."""
+        listed = next((m for m in self.messages if m.id == message.id), None)
+        if listed is not None and listed.status != message.status:
+            self.reload()
 
     def _chosen(self) -> None:
         rows = self.list.selectionModel().selectedRows()

@@ -79,6 +79,7 @@ class BroadcastWorkspace(QWidget):
     def _templates_loaded(self, result) -> None:
         templates, self.settings = result
         self.messages.detail.text_limit = self.templates.limit = self.settings.text_limit
+        self.messages.detail.two_person_rule = self.settings.two_person_rule
         self.compose.set_templates(templates, self.settings.text_limit)
         self._check()
 
