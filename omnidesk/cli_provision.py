@@ -127,13 +127,44 @@ def _finish(args, db, actor, view) -> int:
     if args.wait:
         hooks = None if args.json else prov.Hooks(on_event=[_print_event])
         if not args.json:
-            print(f"Job {view.id}: running {view.playbook} …", flush=True)
-        view = prov.run_job_now(db, actor, view.id, hooks=hooks)
+            print(f"Job {view.id}: running {view.playbook} … (Ctrl-C stops it and rolls it back)", flush=True)
+        view = _run_here(db, actor, view.id, hooks)
     if args.json:
         cli._print_json(_job_json(view))
     else:
         _summary(view)
     return 0 if view.status in ("queued", "running", "success") else 1
+
+
+def _run_here(db, actor, job_id: int, hooks):
+    """Run the job on a thread while this one waits: Ctrl-C then cancels it, and the rollback runs
+    before the command ends, rather than leaving ansible-playbook running and the job half-made."""
+    from omnidesk.provisioning import service as prov
+
+    outcome: dict = {}
+    done = threading.Event()  # not Thread.join: a join interrupted by Ctrl-C can think the thread ended
+
+    def run() -> None:
+        try:
+            outcome["view"] = prov.run_job_now(db, actor, job_id, hooks=hooks)
+        except BaseException as exc:  # noqa: BLE001 — re-raised on the waiting thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"omnidesk-job-{job_id}", daemon=True).start()
+    cancelled = False
+    while not done.is_set():
+        try:
+            done.wait(0.2)
+        except KeyboardInterrupt:
+            if not cancelled:
+                cancelled = True
+                print(f"\nStopping job {job_id} and rolling it back …", file=sys.stderr, flush=True)
+                prov.cancel_job(db, actor, job_id)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["view"]
 
 
 def provision_run(args, settings) -> int:

@@ -1,5 +1,5 @@
 """`omnidesk provision|deprovision|worker` against the real database, playbooks and ansible-runner;
-and one queue shared by two `omnidesk worker` processes and an in-process runner."""
+and one queue shared by two `omnidesk worker` processes and the desktop's runner."""
 
 from __future__ import annotations
 
@@ -148,3 +148,43 @@ def test_two_workers_and_the_desktops_runner_never_run_a_job_twice(env, admin, t
     assert {job_id: n for job_id, n in reports} == {j: 1 for j in jobs}, "every job's playbook ran exactly once"
     processes = {r.claimed_by.rsplit("/", 1)[0] for r in rows}
     assert len(processes) == 3 and desktop.runner_name in processes, f"all three runners took jobs: {processes}"
+
+
+def test_ctrl_c_during_run_wait_stops_the_run_and_rolls_it_back(env, admin, ocs, tmp_path):
+    import signal
+
+    from tests.test_provision import SLOW_PLAY, _gone
+
+    db = env
+    point_at(db, admin, ocs)
+    plays = tmp_path / "plays"
+    plays.mkdir()
+    (plays / "play_slow.yaml").write_text(SLOW_PLAY)
+    product = mobile_product(db, admin, plays=plays, name="Slow plan", provisioning_play="play_slow")
+    c = customer(db, admin)
+    card = sim(db, admin)
+    environ = {**os.environ, "OMNIDESK_PLAYBOOKS_DIR": str(plays), "PYTHONPATH": str(ROOT)}
+    cli = subprocess.Popen([sys.executable, "-m", "omnidesk", "provision", "run", "--customer", str(c.id), "--product",
+                            str(product.id), "--inventory", f"SIM Card={card.id}", "--wait"],
+                           env=environ, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        sleepers = []
+        while not sleepers and time.monotonic() < deadline:
+            sleepers = [p for p in psutil.Process(cli.pid).children(recursive=True) if p.name() == "sleep"]
+            time.sleep(0.1)
+        assert sleepers, "the playbook's sleep task never started"
+        run_tree = [p.pid for p in psutil.Process(cli.pid).children(recursive=True)]
+        cli.send_signal(signal.SIGINT)  # Ctrl-C
+        out, err = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait(10)
+    assert cli.returncode == 1, (out, err)
+    assert "Stopping job" in err and "cancelled" in out
+    assert _gone(run_tree) == [], "processes of the stopped run were left running"
+    (job,) = prov.list_jobs(db, admin)
+    assert job.status == "cancelled"
+    assert ocs.accounts == {}, "the rollback removed the OCS account"
+    assert item_state(db, card.id) == ("new", None, None)
