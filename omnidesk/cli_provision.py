@@ -283,7 +283,9 @@ def run_worker(args, settings) -> int:
         prov.fail_stale_jobs(db, actor)
         hooks = prov.Hooks(on_job=[lambda j: print(f"job {j.id} {j.status}" + (f": {j.error}" if j.error else ""),
                                                    flush=True)])
-        worker = prov.Worker(db, concurrency=args.concurrency, hooks=hooks, stop_when_idle=args.until_idle).start()
+        # A new job wakes it through NOTIFY; the 5 s look is only for a notice lost while reconnecting.
+        worker = prov.Worker(db, concurrency=args.concurrency, hooks=hooks, stop_when_idle=args.until_idle,
+                             wake_on_notify=not args.until_idle, idle_wait=5.0).start()
         print(f"Worker {worker.name}: {args.concurrency} at once; Ctrl-C to stop.", file=sys.stderr, flush=True)
         try:
             while worker.running and not stop.wait(0.5):

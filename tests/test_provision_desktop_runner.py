@@ -105,3 +105,21 @@ def test_a_desktop_that_dies_leaves_its_runner_to_finish_and_exit(db, admin, ocs
     finally:
         runner.stop()
         session.sign_out()
+
+
+def test_an_idle_runner_wakes_for_a_new_job_without_polling(db, admin, ocs):
+    import time
+
+    product = mobile_product(db, admin)
+    c = customer(db, admin)
+    worker = prov.Worker(db, concurrency=1, name="waking", idle_wait=600, wake_on_notify=True).start()
+    try:
+        time.sleep(1.0)  # it has looked once, found nothing, and sleeps for ten minutes unless woken
+        job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": sim(db, admin).id})
+        deadline = time.monotonic() + 20
+        while prov.get_job(db, admin, job.id).status == "queued" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert prov.get_job(db, admin, job.id).claimed_by == "waking/1", "the NOTIFY of the new job woke the runner"
+    finally:
+        worker.stop()
+    assert prov.get_job(db, admin, job.id).status == "success"
