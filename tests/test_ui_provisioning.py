@@ -72,13 +72,18 @@ def _walk_to_review(qtbot, wizard, card_id):
 
 
 def test_the_wizard_provisions_a_service_and_shows_live_progress(qtbot, db, admin, ocs):
+    from omnidesk.customers import service as cs
+
     mobile_product(db, admin)
     c = customer(db, admin)
+    home = cs.add_site(db, admin, c.id, name="Home", country="GB")
     card = sim(db, admin)
     wizard = AddServiceWizard(db, admin, c.id)
     qtbot.addWidget(wizard)
     wizard.show()
     _walk_to_review(qtbot, wizard, card.id)
+    assert wizard.site.currentData() == home.id, "the customer's only site is chosen for them"
+    assert not wizard.view_button.isVisible()
     _picture(wizard, "provisioning_wizard_review")
     seen_running = []
     wizard.task_list.model().rowsInserted.connect(
@@ -94,8 +99,13 @@ def test_the_wizard_provisions_a_service_and_shows_live_progress(qtbot, db, admi
     # It ran in the desktop's runner process, beside the GUI, not on one of the GUI's threads.
     runner = desktop.desktop_runner(db, admin)
     assert runner.running and wizard.job.claimed_by.startswith(f"{runner.runner_name}/")
-    assert not wizard.retry_button.isVisible()
+    assert wizard.job.site_id == home.id
+    assert not wizard.retry_button.isVisible() and wizard.view_button.isVisible()
     _picture(wizard, "provisioning_wizard_progress")
+    shown = []
+    wizard.view_service.connect(shown.append)
+    wizard.view_button.click()
+    assert shown == [wizard.job.service_id] and not wizard.isVisible()
 
 
 def test_a_failed_job_shows_the_reason_retry_and_the_log(qtbot, db, admin, ocs):

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
     QListWidgetItem, QPlainTextEdit, QProgressBar, QPushButton, QStackedWidget, QVBoxLayout, QWidget,
 )
 
-from omnidesk.catalog import service as catalog
+from omnidesk.catalog import lookups, service as catalog
 from omnidesk.inventory import service as inventory
 from omnidesk.provisioning import service as prov
 from omnidesk.ui import ops
@@ -42,6 +42,7 @@ def _load_stock(db, actor, types: tuple[str, ...]):
 
 
 class AddServiceWizard(QDialog):
+    view_service = Signal(int)  # "View service" after a success: the service to show
     @classmethod
     def following(cls, db, actor, service, job, parent: QWidget | None = None) -> "AddServiceWizard":
         """Just the progress page, for a job already queued for `service` (a deprovision)."""
@@ -83,9 +84,13 @@ class AddServiceWizard(QDialog):
         self.retry_button = QPushButton("Retry", objectName="wizardRetry")
         self.log_button = QPushButton("View log", objectName="wizardLog")
         self.close_button = QPushButton("Close", objectName="wizardClose")
+        self.view_button = QPushButton("View service", objectName="wizardViewService")
+        self.view_button.clicked.connect(self._view_service)
+        self.view_button.setVisible(False)
         for b in (self.back_button, self.retry_button, self.log_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(self.view_button)
         buttons.addWidget(self.next_button)
         buttons.addWidget(self.close_button)
         outer.addLayout(buttons)
@@ -127,6 +132,11 @@ class AddServiceWizard(QDialog):
         if service is not None:
             form.addRow("For service", QLabel(f"{service.name} (service {service.id})", objectName="fieldValue"))
         form.addRow("Inventory", self.review_items)
+        # Where a business customer's new service is installed (W2 in the source: fibre to a site).
+        self.site = QComboBox(objectName="serviceSite")
+        self.site.addItem("No particular site", None)
+        if service is None:
+            form.addRow("Site", self.site)
         form.addRow("Setup", self.review_setup)
         # A plan costs so much a month; a top-up or add-on costs its price (again at each renewal).
         form.addRow("Price" if service is not None else "Monthly", self.review_monthly)
@@ -149,6 +159,14 @@ class AddServiceWizard(QDialog):
         service_id = service.id if service is not None else None
         if load_products:
             ops.query(self, lambda: _load_products(db, actor, customer_id, service_id), self._products_loaded)
+        if load_products and service is None:
+            ops.query(self, lambda: lookups.customer_site_names(db, actor, customer_id), self._sites_loaded)
+
+    def _sites_loaded(self, sites) -> None:
+        for site_id, name in sites:
+            self.site.addItem(name, site_id)
+        if len(sites) == 1:  # the customer's only site is where the service goes
+            self.site.setCurrentIndex(1)
 
     # --- navigation ---
 
@@ -298,9 +316,10 @@ class AddServiceWizard(QDialog):
         renew = self.auto_renew.isChecked() if self.auto_renew.isVisibleTo(self) else None
         self.next_button.setEnabled(False)
         service_id = self.service.id if self.service is not None else None
+        site_id = self.site.currentData()
         ops.mutate(self, lambda: prov.request_provision(self.db, self.actor, self.customer_id, p.id, inventory_items=chosen,
                                                         auto_renew=renew, playbooks_dir=self.playbooks_dir,
-                                                        service_id=service_id),
+                                                        service_id=service_id, site_id=site_id),
                    self._queued, on_error=self._refused)
 
     def _refused(self, exc: Exception) -> None:
@@ -381,6 +400,11 @@ class AddServiceWizard(QDialog):
         for e in cleanup:
             self.task_list.addItem(f"↺  {e.name}" + (" (failed)" if e.status == 2 else ""))
         self.retry_button.setVisible(bool(job and job.status in ("failed", "cancelled")))
+        self.view_button.setVisible(bool(job and job.status == "success" and job.service_id and job.action == "provision"))
+
+    def _view_service(self) -> None:
+        self.view_service.emit(self.job.service_id)
+        self.accept()
 
     def retry(self) -> None:
         job_id = self.job.id

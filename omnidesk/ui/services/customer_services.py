@@ -80,6 +80,7 @@ class CustomerServicesSection(QWidget):
         self.badges: list[tuple[str, ...]] = []
         self.now = lambda: dt.datetime.now(dt.timezone.utc)
         self._request = 0
+        self._select_next: int | None = None  # a service to select when the list next loads ("View service")
 
         self.add_button = QPushButton("Add service…", objectName="addService")
         self.add_button.setToolTip("Assign a plan: pick the product and its inventory, then provision it")
@@ -184,6 +185,7 @@ class CustomerServicesSection(QWidget):
         if self.customer_id is None:
             return
         self.wizard = AddServiceWizard(self.db, self.actor, self.customer_id, self, service=service)
+        self.wizard.view_service.connect(lambda service_id: setattr(self, "_select_next", service_id))
         self.wizard.finished.connect(lambda _r: self.reload())
         self.wizard.open()
 
@@ -230,6 +232,8 @@ class CustomerServicesSection(QWidget):
 
     def _show(self, services: list[ServiceView]) -> None:
         selected = self.selected()
+        keep = self._select_next if self._select_next is not None else (selected.id if selected else None)
+        self._select_next = None
         self.services = services
         now = self.now()
         self.badges = []
@@ -255,7 +259,7 @@ class CustomerServicesSection(QWidget):
         self.table.setColumnWidth(3, widest)  # every badge readable, never clipped
         self.stack.setCurrentIndex(1)
         if services:
-            row = next((r for r, s in enumerate(services) if selected and s.id == selected.id), 0)
+            row = next((r for r, s in enumerate(services) if s.id == keep), 0)
             self.table.selectRow(row)
         else:
             self._show_service(None)
