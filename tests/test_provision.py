@@ -119,7 +119,10 @@ def test_a_playbook_that_cannot_reach_the_ocs_fails_with_the_reason_and_makes_no
     assert done.status == "failed"
     assert "Create the OCS account" in done.error and "refused" in done.error.lower()
     assert table_counts(db)["service"] == before["service"]
-    assert item_state(db, card.id) == ("new", None, None)
+    # The rescue could not reach the OCS either, so nobody knows it is clean: the SIM is kept aside.
+    assert "But the cleanup failed at task 'Remove the OCS account (ApierV1.RemoveAccount)'" in done.error, done.error
+    assert f"Item {card.id} is kept out of stock (Out Of Service)" in done.error
+    assert item_state(db, card.id) == ("out_of_service", c.id, None)
 
 
 def test_failure_mail_goes_to_the_failure_list_through_the_outbox(db, admin, ocs, mobile):
@@ -404,7 +407,7 @@ def test_deprovision_deactivates_the_service_removes_it_from_the_network_and_ret
     assert done.status == "success", done.error
     dep = prov.request_deprovision(db, admin, done.service_id)
     assert dep.action == "deprovision" and dep.service_uuid == done.service_uuid
-    with pytest.raises(ServiceError, match="already has provisioning job"):
+    with pytest.raises(ServiceError, match="already has deprovisioning job"):
         prov.request_deprovision(db, admin, done.service_id)
     finished = prov.run_job_now(db, admin, dep.id)
     assert finished.status == "success", finished.error
