@@ -1,0 +1,329 @@
+"""Provisioning failures told honestly and finishes that cannot race, with the real ansible-runner,
+the real PostgreSQL and a loopback CGRateS/HSS:
+
+- the database going away mid-run stops the run (no process left), rolls it back and fails the job
+  saying so once the database is back;
+- a rollback or cleanup that failed says which task, and keeps the held SIM out of stock with a note;
+- the stale-job sweep and a live runner's finish never overwrite each other nor release twice;
+- two deprovision requests for one service queue one job.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psutil
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from omnidesk.errors import ServiceError
+from omnidesk.inventory import service as inv
+from omnidesk.provisioning import service as prov
+from tests.ocs_fake import FakeOcs
+from tests.provision_helpers import customer, item_state, mobile_product, new_children_left, point_at, sim, table_counts
+from tests.test_provision import SLOW_PLAY, _gone, _run_until_sleeping
+
+# The slow play with a deprovision (rollback) that fails when the OCS refuses to remove the account.
+FRAGILE_PLAY = SLOW_PLAY.rsplit("ignore_errors: true", 1)[0] + (
+    "register: removed\n          failed_when: removed.json.error is not none\n")
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    assert new_children_left(before) == []
+
+
+@pytest.fixture
+def ocs(db, admin):
+    fake = FakeOcs().start()
+    point_at(db, admin, fake)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def plays(tmp_path):
+    folder = tmp_path / "plays"
+    folder.mkdir()
+    (folder / "play_slow.yaml").write_text(SLOW_PLAY)
+    (folder / "play_fragile.yaml").write_text(FRAGILE_PLAY)
+    return folder
+
+
+def _outbox(db) -> list[dict]:
+    with db.engine.connect() as conn:
+        return [r[0] for r in conn.execute(text("SELECT variables FROM email_outbox ORDER BY id"))]
+
+
+def _releases(db, admin, item_id: int) -> int:
+    return sum(1 for h in inv.item_history(db, admin, item_id) if h.from_state == "assigned" and h.to_state == "new")
+
+
+def _wait(condition, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# --- 1. the database goes away mid-run ---
+
+
+def test_the_database_going_away_mid_run_stops_the_run_rolls_back_and_fails_the_job_once_it_is_back(
+        db, admin, ocs, plays, pg_root):
+    product = mobile_product(db, admin, plays=plays, name="Slow plan", provisioning_play="play_slow")
+    c = customer(db, admin)
+    card = sim(db, admin)
+    job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id}, playbooks_dir=plays)
+    t, result, pids = _run_until_sleeping(db, admin, job.id, plays)
+    assert job.service_uuid in ocs.accounts
+    name = db.engine.url.database
+    with psycopg.connect(pg_root[0], autocommit=True) as owner:
+        owner.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            owner.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            # The runner finds out at its next cancel check, kills the run and rolls back the OCS account
+            # while the database is still away.
+            assert _wait(lambda: not _gone(pids)), f"processes of the run were left running: {_gone(pids)}"
+            assert _wait(lambda: ocs.accounts == {}), "the rollback did not remove the OCS account"
+            assert t.is_alive(), "the job was finished while its database was away"
+        finally:
+            owner.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    t.join(60)
+    assert not t.is_alive()
+    done = result["job"]
+    assert done.status == "failed"
+    assert done.error.startswith("The database went away mid-run (") and done.error.endswith("and rolled back."), done.error
+    assert item_state(db, card.id) == ("new", None, None)
+    assert table_counts(db)["service"] == 0
+    # The rollback's events, kept while the database was away, were written when it came back.
+    assert [e.phase for e in done.events if e.name == "Remove the OCS account (ApierV1.RemoveAccount)"
+            and not e.output.get("skipped")] == ["rollback"]
+    assert not [e for e in done.events if e.status == 1]
+
+
+def test_a_callback_that_raises_never_leaves_the_playbook_running(ocs, plays):
+    """ansible-runner lets a callback's exception escape with ansible-playbook still running; the runner
+    keeps the error, kills the whole run and says so."""
+    from omnidesk.provisioning.runner import run_playbook
+
+    tree = []
+
+    def broken_recorder(event):
+        if event.name == "Wait for the network" and event.status == 1:
+            time.sleep(0.5)  # the task's sleep has started
+            tree.extend(p.pid for p in psutil.Process().children(recursive=True))
+            raise RuntimeError("the event could not be written")
+
+    result = run_playbook(plays / "play_slow.yaml", {"omnidesk": {"ocs_url": f"{ocs.url}/jsonrpc"}, "service_uuid": "S1"},
+                          on_task=broken_recorder, timeout=60)
+    assert result.status == "error" and isinstance(result.callback_error, RuntimeError)
+    assert result.error == "The run was stopped: RuntimeError: the event could not be written"
+    assert result.seconds < 30
+    assert tree and _gone(tree) == []
+
+
+# --- 2. a failed rollback is not "rolled back" ---
+
+
+def test_a_rollback_that_fails_says_which_task_and_keeps_the_sim_out_of_stock(db, admin, ocs, plays):
+    prov.set_setting(db, admin, "provisioning.failure_list", "noc@example.com")
+    product = mobile_product(db, admin, plays=plays, name="Fragile plan", provisioning_play="play_fragile")
+    c = customer(db, admin)
+    card = sim(db, admin)
+    job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id}, playbooks_dir=plays)
+    t, result, pids = _run_until_sleeping(db, admin, job.id, plays)
+    ocs.fail["ApierV1.RemoveAccount"] = "SERVER_ERROR"
+    prov.cancel_job(db, admin, job.id)
+    t.join(60)
+    assert not t.is_alive() and _gone(pids) == []
+    done = result["job"]
+    assert done.status == "cancelled"
+    assert "rolled back" not in done.error
+    assert done.error.startswith("Cancelled; the run was stopped, but the rollback failed at task "
+                                 "'Remove the OCS account (ApierV1.RemoveAccount)'"), done.error
+    assert f"Item {card.id} is kept out of stock (Out Of Service) until the outside systems are checked for " \
+           f"{job.service_uuid}." in done.error
+    assert job.service_uuid in ocs.accounts, "the OCS really still has the account"
+    # The SIM is neither back in stock nor given to a service: Out Of Service, still the customer's, with a note.
+    assert item_state(db, card.id) == ("out_of_service", c.id, None)
+    item = inv.get_item(db, admin, card.id)
+    assert f"provisioning job {job.id} cancelled and the rollback failed at task" in item.notes
+    assert "check them, then set the item to Used" in item.notes
+    with pytest.raises(ServiceError, match="not in stock"):
+        prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id}, playbooks_dir=plays)
+    # The failure list is told, even though the job was a cancel.
+    [mail] = _outbox(db)
+    assert mail["job_id"] == job.id and mail["rollback_failed"] is True
+    assert mail["rollback_failed_task"] == "Remove the OCS account (ApierV1.RemoveAccount)"
+    assert "the rollback failed" in mail["error"]
+    # Staff check the OCS, then return the SIM to stock.
+    assert inv.change_state(db, admin, card.id, "used", reason="OCS checked").item_state == "used"
+
+
+def test_a_rescue_whose_cleanup_fails_is_not_reported_as_rolled_back(db, admin, ocs):
+    prov.set_setting(db, admin, "provisioning.failure_list", "noc@example.com")
+    product = mobile_product(db, admin)
+    c = customer(db, admin)
+    card = sim(db, admin)
+    original = ocs._rpc
+
+    def refuse(method, params):  # the voice balance fails (task 4), and so does the cleanup's account removal
+        if method == "ApierV1.AddBalance" and params.get("BalanceType") == "*voice":
+            return None, "INSUFFICIENT_CREDIT"
+        if method == "ApierV1.RemoveAccount":
+            return None, "SERVER_ERROR"
+        return original(method, params)
+
+    ocs._rpc = refuse
+    job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id})
+    done = prov.run_job_now(db, admin, job.id)
+    assert done.status == "failed"
+    assert "cleanup ran" not in done.error
+    assert ("But the cleanup failed at task 'Remove the OCS account (ApierV1.RemoveAccount)': the service answered "
+            "HTTP 200 with error 'SERVER_ERROR'.") in done.error, done.error
+    assert item_state(db, card.id) == ("out_of_service", c.id, None)
+    assert table_counts(db)["service"] == 0
+    [mail] = _outbox(db)
+    assert mail["rollback_failed"] is True and "cleanup failed" in mail["error"]
+
+
+# --- 3. the stale sweep against a live runner's finish ---
+
+
+def test_a_runner_finishing_after_the_sweep_failed_its_job_rolls_back_instead_of_making_a_service(db, admin, ocs):
+    prov.set_setting(db, admin, "provisioning.failure_list", "noc@example.com")
+    product = mobile_product(db, admin)
+    c = customer(db, admin)
+    card = sim(db, admin)
+    job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id})
+    swept = []
+
+    def sweep_at_the_last_task(event):
+        # While the playbook reports its service, a sweep elsewhere decides the job's runner is gone.
+        if event.name == "Report the service and its charges to OmniDesk" and event.status == 0 and not swept:
+            with db.transaction() as s:
+                s.execute(text("UPDATE provisioning_job SET started_at = started_at - interval '1 hour' "
+                               "WHERE id = :i"), {"i": job.id})
+            swept.append(prov.fail_stale_jobs(db, admin))
+
+    done = prov.run_job_now(db, admin, job.id, hooks=prov.Hooks(on_event=[sweep_at_the_last_task]))
+    assert swept == [[job.id]]
+    assert done.status == "failed"
+    assert done.error.startswith("Its runner stopped before the job finished (timed out).")
+    assert "finished later; what it had made outside was rolled back." in done.error
+    assert table_counts(db)["service"] == 0 and table_counts(db)["billing_transaction"] == 0
+    assert ocs.accounts == {} and ocs.subscribers == {}, "the late runner's cleanup removed what it made"
+    assert item_state(db, card.id) == ("new", None, None)
+    assert _releases(db, admin, card.id) == 1
+    assert len(_outbox(db)) == 1, "one failure, one e-mail"
+
+
+def _waiting_on_a_lock(db, count: int) -> bool:
+    with db.engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type = 'Lock'")).scalar_one() >= count
+
+
+def test_a_sweep_that_waited_on_the_row_does_not_overwrite_a_success(db, admin, ocs):
+    """Two transactions: the sweep picks the job as stale, the runner's finish holds the row and
+    commits success; the sweep's finish then finds it ended and leaves it (and its SIM) alone."""
+    product = mobile_product(db, admin)
+    c = customer(db, admin)
+    card = sim(db, admin)
+    job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id})
+    assert prov.claim_next(db, "host:1/1") == job.id
+    with db.transaction() as s:
+        s.execute(text("UPDATE provisioning_job SET started_at = now() - interval '1 hour' WHERE id = :i"), {"i": job.id})
+    swept = {}
+    with db.engine.connect() as runner:  # the finishing runner's transaction
+        runner.execute(text("SELECT id FROM provisioning_job WHERE id = :i FOR UPDATE"), {"i": job.id})
+        sweeper = threading.Thread(target=lambda: swept.setdefault("ids", prov.fail_stale_jobs(db, admin)))
+        sweeper.start()
+        assert _wait(lambda: _waiting_on_a_lock(db, 1), 10), "the sweep did not wait on the job's row"
+        runner.execute(text("UPDATE provisioning_job SET status = 'success', finished_at = now() WHERE id = :i"),
+                       {"i": job.id})
+        runner.commit()
+    sweeper.join(30)
+    assert swept["ids"] == []
+    view = prov.get_job(db, admin, job.id)
+    assert view.status == "success" and view.error == ""
+    assert item_state(db, card.id) == ("assigned", c.id, None)
+    assert _releases(db, admin, card.id) == 0
+
+
+def test_the_sweep_leaves_a_job_a_new_runner_claimed_since(db, admin, ocs):
+    product = mobile_product(db, admin)
+    c = customer(db, admin)
+    card = sim(db, admin)
+    job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id})
+    assert prov.claim_next(db, "old-host:1/1") == job.id
+    with db.transaction() as s:
+        s.execute(text("UPDATE provisioning_job SET started_at = now() - interval '1 hour' WHERE id = :i"), {"i": job.id})
+    with db.engine.connect() as other:  # meanwhile the job is under a different claim
+        other.execute(text("SELECT id FROM provisioning_job WHERE id = :i FOR UPDATE"), {"i": job.id})
+        swept = {}
+        sweeper = threading.Thread(target=lambda: swept.setdefault("ids", prov.fail_stale_jobs(db, admin)))
+        sweeper.start()
+        assert _wait(lambda: _waiting_on_a_lock(db, 1), 10)
+        other.execute(text("UPDATE provisioning_job SET claimed_by = 'new-host:2/1', started_at = now() WHERE id = :i"),
+                      {"i": job.id})
+        other.commit()
+    sweeper.join(30)
+    assert swept["ids"] == []
+    assert prov.get_job(db, admin, job.id).status == "running"
+    assert item_state(db, card.id) == ("assigned", c.id, None)
+
+
+# --- 4. one deprovision per service ---
+
+
+def test_two_deprovision_requests_at_once_queue_one_job(db, admin, ocs, monkeypatch):
+    product = mobile_product(db, admin)
+    c = customer(db, admin)
+    done = prov.run_job_now(db, admin, prov.request_provision(db, admin, c.id, product.id,
+                                                              inventory_items={"SIM Card": sim(db, admin).id}).id)
+    assert done.status == "success", done.error
+    # Both requests are held just after their check for an open job, so without a lock both would pass it.
+    both_checked = threading.Barrier(2)
+    describe = prov.describe_playbook
+
+    def slow_describe(path):
+        try:
+            both_checked.wait(3)
+        except threading.BrokenBarrierError:
+            pass
+        return describe(path)
+
+    monkeypatch.setattr(prov, "describe_playbook", slow_describe)
+    outcomes: list = []
+
+    def request():
+        try:
+            outcomes.append(prov.request_deprovision(db, admin, done.service_id))
+        except ServiceError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    jobs = [o for o in outcomes if isinstance(o, prov.JobView)]
+    refusals = [str(o) for o in outcomes if isinstance(o, ServiceError)]
+    assert len(jobs) == 1 and len(refusals) == 1, outcomes
+    assert refusals[0] == (f"Service {done.service_id} ({svc_name(db, done.service_id)}) already has deprovisioning "
+                           f"job {jobs[0].id} queued; nothing was queued. Wait for it to finish (or cancel it) first.")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM provisioning_job WHERE action = 'deprovision'")).scalar_one() == 1
+
+
+def svc_name(db, service_id: int) -> str:
+    with db.engine.connect() as conn:
+        return conn.execute(text("SELECT name FROM service WHERE id = :i"), {"i": service_id}).scalar_one()
