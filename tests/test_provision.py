@@ -18,23 +18,10 @@ from sqlalchemy import text
 from omnidesk.catalog import services as svc
 from omnidesk.errors import NotFound, ServiceError, ValidationError
 from omnidesk.provisioning import service as prov
-from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, number, point_at, sim, table_counts, new_children_left
-
-
-@pytest.fixture(autouse=True)
-def no_process_left_behind():
-    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    yield
-    assert new_children_left(before) == []
-
-
-@pytest.fixture
-def ocs():
-    fake = FakeOcs().start()
-    yield fake
-    fake.stop()
+from tests.provision_helpers import (  # noqa: F401 — fixtures: every process ended, a loopback OCS/HSS
+    customer, item_state, mobile_product, no_process_left_behind, number, ocs, point_at, refuse_voice_balance, sim,
+    table_counts,
+)
 
 
 @pytest.fixture
@@ -82,15 +69,7 @@ def test_a_run_failing_at_its_fourth_task_rolls_back_and_keeps_only_the_failed_j
     c = customer(db, admin)
     card = sim(db, admin)
     before = table_counts(db)
-    # Task 4 is the voice balance: let the data balance through and refuse the voice one.
-    original = ocs._rpc
-
-    def refuse_voice(method, params):
-        if method == "ApierV1.AddBalance" and params.get("BalanceType") == "*voice":
-            return None, "INSUFFICIENT_CREDIT"
-        return original(method, params)
-
-    ocs._rpc = refuse_voice
+    refuse_voice_balance(ocs)  # task 4
     job = prov.request_provision(db, admin, c.id, mobile.id, inventory_items={"SIM Card": card.id})
     done = prov.run_job_now(db, admin, job.id)
     assert done.status == "failed"

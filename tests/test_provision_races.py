@@ -21,28 +21,15 @@ from sqlalchemy import text
 from omnidesk.errors import ServiceError
 from omnidesk.inventory import service as inv
 from omnidesk.provisioning import service as prov
-from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, new_children_left, point_at, sim, table_counts
+from tests.provision_helpers import (  # noqa: F401 — fixtures: every process ended, a loopback OCS/HSS
+    customer, item_state, mobile_product, no_process_left_behind, ocs, refuse_voice_balance, sim,
+    table_counts,
+)
 from tests.test_provision import SLOW_PLAY, _gone, _run_until_sleeping
 
 # The slow play with a deprovision (rollback) that fails when the OCS refuses to remove the account.
 FRAGILE_PLAY = SLOW_PLAY.rsplit("ignore_errors: true", 1)[0] + (
     "register: removed\n          failed_when: removed.json.error is not none\n")
-
-
-@pytest.fixture(autouse=True)
-def no_process_left_behind():
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    yield
-    assert new_children_left(before) == []
-
-
-@pytest.fixture
-def ocs(db, admin):
-    fake = FakeOcs().start()
-    point_at(db, admin, fake)
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
@@ -172,16 +159,8 @@ def test_a_rescue_whose_cleanup_fails_is_not_reported_as_rolled_back(db, admin, 
     product = mobile_product(db, admin)
     c = customer(db, admin)
     card = sim(db, admin)
-    original = ocs._rpc
-
-    def refuse(method, params):  # the voice balance fails (task 4), and so does the cleanup's account removal
-        if method == "ApierV1.AddBalance" and params.get("BalanceType") == "*voice":
-            return None, "INSUFFICIENT_CREDIT"
-        if method == "ApierV1.RemoveAccount":
-            return None, "SERVER_ERROR"
-        return original(method, params)
-
-    ocs._rpc = refuse
+    refuse_voice_balance(ocs)  # task 4 fails, and so does the cleanup's account removal
+    ocs.fail["ApierV1.RemoveAccount"] = "SERVER_ERROR"
     job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id})
     done = prov.run_job_now(db, admin, job.id)
     assert done.status == "failed"
@@ -225,33 +204,42 @@ def test_a_runner_finishing_after_the_sweep_failed_its_job_rolls_back_instead_of
     assert len(_outbox(db)) == 1, "one failure, one e-mail"
 
 
-def _waiting_on_a_lock(db, count: int) -> bool:
-    with db.engine.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                 "AND wait_event_type = 'Lock'")).scalar_one() >= count
-
-
-def test_a_sweep_that_waited_on_the_row_does_not_overwrite_a_success(db, admin, ocs):
-    """Two transactions: the sweep picks the job as stale, the runner's finish holds the row and
-    commits success; the sweep's finish then finds it ended and leaves it (and its SIM) alone."""
+def _claimed_and_stale(db, admin, runner: str):
+    """A queued SIM order claimed by `runner` an hour ago: (job, customer, SIM)."""
     product = mobile_product(db, admin)
     c = customer(db, admin)
     card = sim(db, admin)
     job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id})
-    assert prov.claim_next(db, "host:1/1") == job.id
+    assert prov.claim_next(db, runner) == job.id
     with db.transaction() as s:
         s.execute(text("UPDATE provisioning_job SET started_at = now() - interval '1 hour' WHERE id = :i"), {"i": job.id})
+    return job, c, card
+
+
+def _sweep_while_another_transaction_changes_the_job(db, admin, job_id: int, change: str) -> list[int]:
+    """The sweep picks the job as stale and waits on its row, which another transaction holds,
+    changes with `change` and commits; returns what the sweep failed."""
     swept = {}
-    with db.engine.connect() as runner:  # the finishing runner's transaction
-        runner.execute(text("SELECT id FROM provisioning_job WHERE id = :i FOR UPDATE"), {"i": job.id})
+    with db.engine.connect() as other:
+        other.execute(text("SELECT id FROM provisioning_job WHERE id = :i FOR UPDATE"), {"i": job_id})
         sweeper = threading.Thread(target=lambda: swept.setdefault("ids", prov.fail_stale_jobs(db, admin)))
         sweeper.start()
-        assert _wait(lambda: _waiting_on_a_lock(db, 1), 10), "the sweep did not wait on the job's row"
-        runner.execute(text("UPDATE provisioning_job SET status = 'success', finished_at = now() WHERE id = :i"),
-                       {"i": job.id})
-        runner.commit()
+        with db.engine.connect() as conn:
+            assert _wait(lambda: conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )).scalar_one() == 1, 10), "the sweep did not wait on the job's row"
+        other.execute(text(f"UPDATE provisioning_job SET {change} WHERE id = :i"), {"i": job_id})
+        other.commit()
     sweeper.join(30)
-    assert swept["ids"] == []
+    return swept["ids"]
+
+
+def test_a_sweep_that_waited_on_the_row_does_not_overwrite_a_success(db, admin, ocs):
+    """The runner's finish holds the row and commits success while the sweep waits on it; the
+    sweep then finds the job ended and leaves it (and its SIM) alone."""
+    job, c, card = _claimed_and_stale(db, admin, "host:1/1")
+    assert _sweep_while_another_transaction_changes_the_job(db, admin, job.id,
+                                                            "status = 'success', finished_at = now()") == []
     view = prov.get_job(db, admin, job.id)
     assert view.status == "success" and view.error == ""
     assert item_state(db, card.id) == ("assigned", c.id, None)
@@ -259,24 +247,9 @@ def test_a_sweep_that_waited_on_the_row_does_not_overwrite_a_success(db, admin, 
 
 
 def test_the_sweep_leaves_a_job_a_new_runner_claimed_since(db, admin, ocs):
-    product = mobile_product(db, admin)
-    c = customer(db, admin)
-    card = sim(db, admin)
-    job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id})
-    assert prov.claim_next(db, "old-host:1/1") == job.id
-    with db.transaction() as s:
-        s.execute(text("UPDATE provisioning_job SET started_at = now() - interval '1 hour' WHERE id = :i"), {"i": job.id})
-    with db.engine.connect() as other:  # meanwhile the job is under a different claim
-        other.execute(text("SELECT id FROM provisioning_job WHERE id = :i FOR UPDATE"), {"i": job.id})
-        swept = {}
-        sweeper = threading.Thread(target=lambda: swept.setdefault("ids", prov.fail_stale_jobs(db, admin)))
-        sweeper.start()
-        assert _wait(lambda: _waiting_on_a_lock(db, 1), 10)
-        other.execute(text("UPDATE provisioning_job SET claimed_by = 'new-host:2/1', started_at = now() WHERE id = :i"),
-                      {"i": job.id})
-        other.commit()
-    sweeper.join(30)
-    assert swept["ids"] == []
+    job, c, card = _claimed_and_stale(db, admin, "old-host:1/1")
+    assert _sweep_while_another_transaction_changes_the_job(
+        db, admin, job.id, "claimed_by = 'new-host:2/1', started_at = now()") == []
     assert prov.get_job(db, admin, job.id).status == "running"
     assert item_state(db, card.id) == ("assigned", c.id, None)
 
