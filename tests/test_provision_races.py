@@ -176,7 +176,9 @@ def test_a_rescue_whose_cleanup_fails_is_not_reported_as_rolled_back(db, admin, 
 # --- 3. the stale sweep against a live runner's finish ---
 
 
-def test_a_runner_finishing_after_the_sweep_failed_its_job_rolls_back_instead_of_making_a_service(db, admin, ocs):
+@pytest.mark.parametrize("cleanup", ["works", "fails"])
+def test_a_runner_finishing_after_the_sweep_failed_its_job_rolls_back_instead_of_making_a_service(
+        db, admin, ocs, cleanup):
     prov.set_setting(db, admin, "provisioning.failure_list", "noc@example.com")
     product = mobile_product(db, admin)
     c = customer(db, admin)
@@ -191,17 +193,29 @@ def test_a_runner_finishing_after_the_sweep_failed_its_job_rolls_back_instead_of
                 s.execute(text("UPDATE provisioning_job SET started_at = started_at - interval '1 hour' "
                                "WHERE id = :i"), {"i": job.id})
             swept.append(prov.fail_stale_jobs(db, admin))
+            if cleanup == "fails":
+                ocs.fail["ApierV1.RemoveAccount"] = "SERVER_ERROR"
 
     done = prov.run_job_now(db, admin, job.id, hooks=prov.Hooks(on_event=[sweep_at_the_last_task]))
     assert swept == [[job.id]]
     assert done.status == "failed"
     assert done.error.startswith("Its runner stopped before the job finished (timed out).")
-    assert "finished later; what it had made outside was rolled back." in done.error
     assert table_counts(db)["service"] == 0 and table_counts(db)["billing_transaction"] == 0
-    assert ocs.accounts == {} and ocs.subscribers == {}, "the late runner's cleanup removed what it made"
-    assert item_state(db, card.id) == ("new", None, None)
-    assert _releases(db, admin, card.id) == 1
-    assert len(_outbox(db)) == 1, "one failure, one e-mail"
+    assert _releases(db, admin, card.id) == 1, "the sweep released the SIM, and nobody again"
+    mails = _outbox(db)
+    assert mails[0]["job_id"] == job.id and mails[0]["rollback_failed"] is False
+    if cleanup == "works":
+        assert "finished later; what it had made outside was rolled back." in done.error
+        assert ocs.accounts == {} and ocs.subscribers == {}, "the late runner's cleanup removed what it made"
+        assert item_state(db, card.id) == ("new", None, None)
+        assert len(mails) == 1, "one failure, one e-mail"
+    else:
+        assert ("finished later; the rollback failed at task 'Remove the OCS account (ApierV1.RemoveAccount)': the "
+                "service answered HTTP 200 with error 'SERVER_ERROR'. Item") in done.error, done.error
+        assert job.service_uuid in ocs.accounts
+        # Back in stock by the sweep, out of it again now that the OCS is known not to be clean.
+        assert item_state(db, card.id) == ("out_of_service", None, None)
+        assert [m["rollback_failed"] for m in mails] == [False, True]
 
 
 def _claimed_and_stale(db, admin, runner: str):

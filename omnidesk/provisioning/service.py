@@ -738,7 +738,7 @@ def _execute(db, job_id: int, hooks: Hooks, playbooks_dir: Path | None, cancel: 
         lose(result.callback_error)
     effects = _effects(result.stats)
     if taken:
-        return _late(db, job_id, claim, rollback() if action == "provision" else None, recorders)
+        return _late(db, actor, job_id, claim, rollback() if action == "provision" else None, recorders, settings)
     if lost:
         what = f"The database went away mid-run ({_detail(lost[0])}), so the run was stopped"
         if action != "provision":
@@ -751,7 +751,7 @@ def _execute(db, job_id: int, hooks: Hooks, playbooks_dir: Path | None, cancel: 
         try:
             return _when_database_back(recorders, lambda: _finish_success(db, actor, job_id, effects, hooks, claim=claim))
         except _NotOurs:
-            return _late(db, job_id, claim, rollback() if action == "provision" else None, recorders)
+            return _late(db, actor, job_id, claim, rollback() if action == "provision" else None, recorders, settings)
         except ServiceError as exc:
             reason = f"The playbook succeeded but its results could not be recorded: {exc}"
         except Exception as exc:  # noqa: BLE001
@@ -807,19 +807,28 @@ def _rollback_run(db, job_id: int, path: Path, variables: dict[str, Any], hooks:
     return _Cleanup(True), recorder
 
 
-def _late(db, job_id: int, claim: tuple, cleanup: _Cleanup | None, recorders: list[_Recorder]) -> JobView:
-    """This runner finished after its job was ended by someone else: keep their outcome, add what happened."""
+def _late(db, actor: Actor, job_id: int, claim: tuple, cleanup: _Cleanup | None, recorders: list[_Recorder],
+          settings: Mapping[str, Any]) -> JobView:
+    """This runner finished after its job was ended by someone else (the stale sweep): their outcome
+    stands; the job's error says what this runner did after, and when its rollback failed the job's
+    items still in stock are taken out of it (Out Of Service, with a note)."""
 
     def note() -> JobView:
         with db.transaction() as s:
             job = s.scalar(select(ProvisioningJob).where(ProvisioningJob.id == job_id).with_for_update())
             if cleanup is None:
-                after = "it did not undo what it had done outside"
+                after = "it did not undo what it had done outside."
             elif cleanup.ok:
-                after = "what it had made outside was rolled back"
+                after = "what it had made outside was rolled back."
             else:
-                after = f"{cleanup.text()}; check the outside systems for {job.service_uuid}"
-            job.error = (f"{job.error}\nIts runner {claim[0]} finished later; {after}.").strip()[:4000]
+                after = f"{cleanup.text()}."
+                kept = _quarantine(s, actor, job, _in_stock(s, job), f"provisioning job {job.id}'s late {cleanup.text()}")
+                if kept:
+                    after += (f" {_items_text(kept)} kept out of stock (Out Of Service) until the outside systems are "
+                              f"checked for {job.service_uuid}.")
+            job.error = f"{job.error}\nIts runner {claim[0]} finished later; {after}".strip()[:4000]
+            if cleanup is not None and not cleanup.ok:
+                _failure_mail(s, job, settings, cleanup)
             flush_or_refuse(s)
             s.refresh(job)
             return _job_view(s, job)
@@ -1011,7 +1020,7 @@ def _fail_if_ours(db, actor: Actor, job_id: int, reason: str, settings: Mapping[
             return _job_view(s, job), False
         word = "failed" if status == "failed" else "cancelled"
         if cleanup is not None and not cleanup.ok:
-            kept = _quarantine_held(s, actor, job, f"provisioning job {job.id} {word} and {cleanup.text()}")
+            kept = _quarantine(s, actor, job, _held(s, job), f"provisioning job {job.id} {word} and {cleanup.text()}")
             if kept:
                 reason = (f"{reason.rstrip()} {_items_text(kept)} kept out of stock (Out Of Service) until the "
                           f"outside systems are checked for {job.service_uuid}.")
@@ -1024,23 +1033,30 @@ def _fail_if_ours(db, actor: Actor, job_id: int, reason: str, settings: Mapping[
         s.execute(update(ProvisioningEvent).where(ProvisioningEvent.job_id == job.id, ProvisioningEvent.status == EVENT_RUNNING)
                   .values(status=EVENT_FAILED, finished_at=func.now()))
         product = s.get(Product, job.product_id)
-        customer = s.get(Customer, job.customer_id)
-        recipients = [{"Email": a, "Name": ""} for a in settings.get("provisioning.failure_list") or []]
-        rollback_failed = cleanup is not None and not cleanup.ok
-        if (status == "failed" or rollback_failed) and recipients:
-            s.add(EmailOutbox(customer_id=job.customer_id, template=FAILURE_TEMPLATE, recipients=recipients,
-                              variables={"job_id": job.id, "action": job.action, "customer_id": customer.id,
-                                         "customer_name": customer.name, "product_name": product.name,
-                                         "playbook": job.playbook, "service_id": job.service_id, "error": job.error,
-                                         "status": status, "rollback_failed": rollback_failed,
-                                         "rollback_failed_task": cleanup.task if rollback_failed else None,
-                                         "service_uuid": job.service_uuid}))
+        if status == "failed" or (cleanup is not None and not cleanup.ok):
+            _failure_mail(s, job, settings, cleanup)
         flush_or_refuse(s)
         activity.record(s, actor, action=f"provision_{status}", entity_type="provisioning_job", entity_id=job.id,
                         customer_id=job.customer_id,
                         summary=f"Provisioning job {job.id} ({job.action} {product.name}) {status}: {job.error[:300]}")
         s.refresh(job)
         return _job_view(s, job), True
+
+
+def _failure_mail(s: Session, job: ProvisioningJob, settings: Mapping[str, Any], cleanup: _Cleanup | None) -> None:
+    """Tell `provisioning.failure_list` (through the outbox) about the job as it now stands."""
+    recipients = [{"Email": a, "Name": ""} for a in settings.get("provisioning.failure_list") or []]
+    if not recipients:
+        return
+    product, customer = s.get(Product, job.product_id), s.get(Customer, job.customer_id)
+    rollback_failed = cleanup is not None and not cleanup.ok
+    s.add(EmailOutbox(customer_id=job.customer_id, template=FAILURE_TEMPLATE, recipients=recipients,
+                      variables={"job_id": job.id, "action": job.action, "customer_id": customer.id,
+                                 "customer_name": customer.name, "product_name": product.name,
+                                 "playbook": job.playbook, "service_id": job.service_id, "error": job.error,
+                                 "status": job.status, "rollback_failed": rollback_failed,
+                                 "rollback_failed_task": cleanup.task if rollback_failed else None,
+                                 "service_uuid": job.service_uuid}))
 
 
 def _held(s: Session, job: ProvisioningJob) -> list[int]:
@@ -1061,13 +1077,21 @@ def _release_held(s: Session, actor: Actor, job: ProvisioningJob, reason: str) -
     return still
 
 
-def _quarantine_held(s: Session, actor: Actor, job: ProvisioningJob, why: str) -> list[int]:
-    """The cleanup failed: the held items go Out Of Service (still linked to the customer), with a note.
+def _in_stock(s: Session, job: ProvisioningJob) -> list[int]:
+    """The job's items that are back in stock (New or Used, nobody's), locked."""
+    if job.action != "provision":
+        return []
+    ids = sorted(int(i) for i in (job.inventory or {}).values())
+    return list(s.scalars(select(InventoryItem.id).where(InventoryItem.id.in_(ids), InventoryItem.item_state.in_(("new", "used")))
+                          .order_by(InventoryItem.id).with_for_update()))
+
+
+def _quarantine(s: Session, actor: Actor, job: ProvisioningJob, kept: list[int], why: str) -> list[int]:
+    """A cleanup failed: `kept` go Out Of Service (a held item stays linked to the customer), with a note.
 
     Not back in stock: the OCS or HSS may still hold the SIM or number. Staff check the outside
     systems and then set the item to Used (Out Of Service → Used), which returns it to stock.
     """
-    kept = _held(s, job)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     note = (f"[{stamp}] Kept out of stock: {why}. The OCS/HSS may still hold it (service {job.service_uuid}); "
             "check them, then set the item to Used to return it to stock.")
