@@ -57,7 +57,6 @@ from omnidesk.provisioning.models import (
 from omnidesk.provisioning.runner import RunResult, TaskEvent, run_playbook
 
 log = logging.getLogger(__name__)
-
 CHANNEL = "omnidesk_provisioning"
 DEFAULT_TIMEOUT = 300
 FAILURE_TEMPLATE = "provisioning_failure"
