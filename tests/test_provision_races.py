@@ -95,6 +95,28 @@ def test_the_database_going_away_mid_run_stops_the_run_rolls_back_and_fails_the_
     assert not [e for e in done.events if e.status == 1]
 
 
+def test_a_database_that_refuses_an_event_stops_the_run_and_says_so(db, admin, ocs, plays):
+    product = mobile_product(db, admin, plays=plays, name="Slow plan", provisioning_play="play_slow")
+    c = customer(db, admin)
+    card = sim(db, admin)
+    job = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": card.id}, playbooks_dir=plays)
+    with db.transaction() as s:  # the sleep task's event cannot be written
+        s.execute(text("CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$BEGIN RAISE EXCEPTION 'provisioning_event is read-only today'; END$$"))
+        s.execute(text("CREATE TRIGGER refuse_event BEFORE INSERT ON provisioning_event FOR EACH ROW "
+                       "WHEN (NEW.name = 'Wait for the network') EXECUTE FUNCTION refuse_event()"))
+    started = time.monotonic()
+    done = prov.run_job_now(db, admin, job.id, playbooks_dir=plays)
+    assert time.monotonic() - started < 45, "the 60 s sleep was not cut short"
+    assert done.status == "failed"
+    assert done.error.startswith("The database refused to record the run (") and done.error.endswith(
+        "so it was stopped and rolled back."), done.error
+    assert "provisioning_event is read-only today" in done.error
+    assert ocs.accounts == {} and item_state(db, card.id) == ("new", None, None)
+    assert [e.phase for e in done.events if e.name == "Remove the OCS account (ApierV1.RemoveAccount)"
+            and not e.output.get("skipped")] == ["rollback"]
+
+
 def test_a_callback_that_raises_never_leaves_the_playbook_running(ocs, plays):
     """ansible-runner lets a callback's exception escape with ansible-playbook still running; the runner
     keeps the error, kills the whole run and says so."""

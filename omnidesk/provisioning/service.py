@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from omnidesk import activity
@@ -515,6 +516,15 @@ def _detail(exc: BaseException) -> str:
     return first_line(exc, exc.__class__.__name__)[:500]
 
 
+def _lost_text(exc: BaseException) -> str:
+    """Why a run was stopped because its events could not be recorded (the start of the job's error)."""
+    if isinstance(exc, (DatabaseUnavailable, OperationalError)):
+        return f"The database went away mid-run ({_detail(exc)}), so the run was stopped"
+    if isinstance(exc, (DBAPIError, ServiceError)):
+        return f"The database refused to record the run ({_detail(exc)}), so it was stopped"
+    return f"Recording the run failed ({exc.__class__.__name__}: {_detail(exc)}), so it was stopped"
+
+
 class _Recorder:
     """Writes each task event as it happens and tells the hooks; never raises into the runner.
 
@@ -557,13 +567,16 @@ class _Recorder:
         self.flush()
 
     def flush(self) -> bool:
-        """Write what is pending; False (and the error kept) when the database refused."""
-        if not self.pending:
-            return True
-        try:
-            written = []
-            with self.db.transaction() as s:
-                for key, (number, ev, output, started) in list(self.pending.items()):
+        """Write what is pending, in order, one transaction each; False (the error kept) when one failed.
+
+        While the database is away the unwritten events stay pending, for when it is back; an event
+        the database refuses outright is dropped (the job's error says why the run was stopped).
+        """
+        written = True
+        for key in list(self.pending):
+            number, ev, output, started = self.pending[key]
+            try:
+                with self.db.transaction() as s:
                     row_id = self.rows.get(key)
                     row = s.get(ProvisioningEvent, row_id) if row_id is not None else None
                     if row is None:
@@ -575,26 +588,26 @@ class _Recorder:
                     if ev.status != EVENT_RUNNING:
                         row.finished_at = ev.at
                     flush_or_refuse(s)
-                    written.append((key, row))
-                for _, row in written:
                     s.refresh(row)
-                views = [_event_view(row) for _, row in written]
-        except Exception as exc:  # noqa: BLE001 — kept and reported; the run is never left unwatched
-            self.last_error = exc
-            if self.lost is None:
-                self.lost = exc
-                if self.on_lost is not None:
-                    self.on_lost(exc)
-            return False
-        for key, row in written:
-            self.rows[key] = row.id
+                    view = _event_view(row)
+            except Exception as exc:  # noqa: BLE001 — kept and reported; the run is never left unwatched
+                self.last_error, written = exc, False
+                if self.lost is None:
+                    self.lost = exc
+                    if self.on_lost is not None:
+                        self.on_lost(exc)
+                if isinstance(exc, DatabaseUnavailable):
+                    return False
+                log.warning("provisioning job %s: event %r could not be recorded: %s", self.job_id, ev.name, exc)
+                self.pending.pop(key, None)
+                continue
+            self.rows[key] = view.id
             self.pending.pop(key, None)
-        for view in views:
             try:
                 self.hooks.event(view)
             except Exception:  # noqa: BLE001 — a display's trouble does not stop a provisioning run
                 log.exception("a provisioning event hook failed")
-        return True
+        return written
 
     def cleanup_failure(self, *, after_first_failure: bool) -> tuple[str, str] | None:
         """The first cleanup step that failed, ignored or not (its outside system may not be clean).
@@ -739,7 +752,7 @@ def _execute(db, job_id: int, hooks: Hooks, playbooks_dir: Path | None, cancel: 
     if taken:
         return _late(db, actor, job_id, claim, rollback() if action == "provision" else None, recorders, settings)
     if lost:
-        what = f"The database went away mid-run ({_detail(lost[0])}), so the run was stopped"
+        what = _lost_text(lost[0])
         if action != "provision":
             return fail(f"{what} part-way: the service may be partly removed from the network; deprovision it again.",
                         effects=effects)
