@@ -762,7 +762,9 @@ def _execute(db, job_id: int, hooks: Hooks, playbooks_dir: Path | None, cancel: 
     if result.status == "successful":
         try:
             return _when_database_back(recorders, lambda: _finish_success(db, actor, job_id, effects, hooks, claim=claim))
-        except _NotOurs:
+        except _NotOurs as ended:
+            if ended.view.status == "success" and (ended.view.claimed_by, ended.view.started_at) == claim:
+                return ended.view  # our own commit, whose answer the lost connection swallowed
             return _late(db, actor, job_id, claim, rollback() if action == "provision" else None, recorders, settings)
         except ServiceError as exc:
             reason = f"The playbook succeeded but its results could not be recorded: {exc}"
