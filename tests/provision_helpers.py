@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from omnidesk.catalog import service as catalog
@@ -51,6 +52,18 @@ def mobile_product(db, admin, plays=PLAYBOOKS, **overrides):
     return catalog.create_product(db, admin, playbooks_dir=plays, **values)
 
 
+def refuse_voice_balance(fake) -> None:
+    """The OCS refuses the voice balance (task 4 of play_mobile_sim) and lets the data balance through."""
+    original = fake._rpc
+
+    def refuse_voice(method, params):
+        if method == "ApierV1.AddBalance" and params.get("BalanceType") == "*voice":
+            return None, "INSUFFICIENT_CREDIT"
+        return original(method, params)
+
+    fake._rpc = refuse_voice
+
+
 def table_counts(db) -> dict[str, int]:
     with db.engine.connect() as conn:
         return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
@@ -81,3 +94,24 @@ def new_children_left(before: set[int], wait: float = 5.0) -> list[tuple[int, st
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """Import it into a test module: each test there ends with no process of its own still running."""
+    import psutil
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    assert new_children_left(before) == []
+
+
+@pytest.fixture
+def ocs(db, admin):
+    """A loopback CGRateS/HSS the provisioning settings point at."""
+    from tests.ocs_fake import FakeOcs
+
+    fake = FakeOcs().start()
+    point_at(db, admin, fake)
+    yield fake
+    fake.stop()

@@ -18,23 +18,10 @@ from sqlalchemy import text
 from omnidesk.catalog import services as svc
 from omnidesk.errors import NotFound, ServiceError, ValidationError
 from omnidesk.provisioning import service as prov
-from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, number, point_at, sim, table_counts, new_children_left
-
-
-@pytest.fixture(autouse=True)
-def no_process_left_behind():
-    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    yield
-    assert new_children_left(before) == []
-
-
-@pytest.fixture
-def ocs():
-    fake = FakeOcs().start()
-    yield fake
-    fake.stop()
+from tests.provision_helpers import (  # noqa: F401 — fixtures: every process ended, a loopback OCS/HSS
+    customer, item_state, mobile_product, no_process_left_behind, number, ocs, point_at, refuse_voice_balance, sim,
+    table_counts,
+)
 
 
 @pytest.fixture
@@ -82,15 +69,7 @@ def test_a_run_failing_at_its_fourth_task_rolls_back_and_keeps_only_the_failed_j
     c = customer(db, admin)
     card = sim(db, admin)
     before = table_counts(db)
-    # Task 4 is the voice balance: let the data balance through and refuse the voice one.
-    original = ocs._rpc
-
-    def refuse_voice(method, params):
-        if method == "ApierV1.AddBalance" and params.get("BalanceType") == "*voice":
-            return None, "INSUFFICIENT_CREDIT"
-        return original(method, params)
-
-    ocs._rpc = refuse_voice
+    refuse_voice_balance(ocs)  # task 4
     job = prov.request_provision(db, admin, c.id, mobile.id, inventory_items={"SIM Card": card.id})
     done = prov.run_job_now(db, admin, job.id)
     assert done.status == "failed"
@@ -119,7 +98,10 @@ def test_a_playbook_that_cannot_reach_the_ocs_fails_with_the_reason_and_makes_no
     assert done.status == "failed"
     assert "Create the OCS account" in done.error and "refused" in done.error.lower()
     assert table_counts(db)["service"] == before["service"]
-    assert item_state(db, card.id) == ("new", None, None)
+    # The rescue could not reach the OCS either, so nobody knows it is clean: the SIM is kept aside.
+    assert "But the cleanup failed at task 'Remove the OCS account (ApierV1.RemoveAccount)'" in done.error, done.error
+    assert f"Item {card.id} is kept out of stock (Out Of Service)" in done.error
+    assert item_state(db, card.id) == ("out_of_service", c.id, None)
 
 
 def test_failure_mail_goes_to_the_failure_list_through_the_outbox(db, admin, ocs, mobile):
@@ -404,7 +386,7 @@ def test_deprovision_deactivates_the_service_removes_it_from_the_network_and_ret
     assert done.status == "success", done.error
     dep = prov.request_deprovision(db, admin, done.service_id)
     assert dep.action == "deprovision" and dep.service_uuid == done.service_uuid
-    with pytest.raises(ServiceError, match="already has provisioning job"):
+    with pytest.raises(ServiceError, match="already has deprovisioning job"):
         prov.request_deprovision(db, admin, done.service_id)
     finished = prov.run_job_now(db, admin, dep.id)
     assert finished.status == "success", finished.error

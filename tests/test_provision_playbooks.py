@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import psutil
 import pytest
 from sqlalchemy import text
 
@@ -14,24 +13,9 @@ from omnidesk.catalog import service as catalog
 from omnidesk.catalog import services as svc
 from omnidesk.inventory import service as inv
 from omnidesk.provisioning import service as prov
-from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import PLAYBOOKS, customer, item_state, mobile_product, number, point_at, sim, new_children_left
-
-
-@pytest.fixture(autouse=True)
-def no_process_left_behind():
-    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    yield
-    assert new_children_left(before) == []
-
-
-@pytest.fixture
-def ocs(db, admin):
-    fake = FakeOcs().start()
-    point_at(db, admin, fake)
-    yield fake
-    fake.stop()
+from tests.provision_helpers import (  # noqa: F401 — fixtures: every process ended, a loopback OCS/HSS
+    PLAYBOOKS, customer, item_state, mobile_product, no_process_left_behind, number, ocs, sim,
+)
 
 
 def _charges(db, customer_id):

@@ -5,30 +5,14 @@ provision permissions), and a Support user may look at jobs but not start one.""
 from __future__ import annotations
 
 import psycopg
-import psutil
 import pytest
 
 from omnidesk.errors import PermissionDenied
 from omnidesk.provisioning import service as prov
 from security_helpers import NEW_PASSWORD, raw, signed_in
-from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim, new_children_left
-
-
-@pytest.fixture(autouse=True)
-def no_process_left_behind():
-    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    yield
-    assert new_children_left(before) == []
-
-
-@pytest.fixture
-def ocs(db, admin):
-    fake = FakeOcs().start()
-    point_at(db, admin, fake)
-    yield fake
-    fake.stop()
+from tests.provision_helpers import (  # noqa: F401 — fixtures: every process ended, a loopback OCS/HSS
+    customer, item_state, mobile_product, no_process_left_behind, ocs, sim,
+)
 
 
 def test_a_provisioning_specialist_runs_a_job_end_to_end_as_their_own_login_role(db, admin, ocs):
@@ -48,6 +32,13 @@ def test_a_provisioning_specialist_runs_a_job_end_to_end_as_their_own_login_role
             session.db, session.actor, c.id, product.id, inventory_items={"SIM Card": sim(db, admin).id}).id)
         assert failed.status == "failed" and "SERVER_ERROR" in failed.error
         assert [j.id for j in prov.list_jobs(session.db, session.actor)] == [failed.id, job.id]
+        # A cleanup that fails too keeps the SIM Out Of Service with a note, under the same grants.
+        ocs.fail["ApierV1.RemoveAccount"] = "SERVER_ERROR"
+        spare = sim(db, admin)
+        kept = prov.run_job_now(session.db, session.actor, prov.request_provision(
+            session.db, session.actor, c.id, product.id, inventory_items={"SIM Card": spare.id}).id)
+        assert kept.status == "failed" and "But the cleanup failed at task" in kept.error, kept.error
+        assert item_state(db, spare.id) == ("out_of_service", c.id, None)
     finally:
         session.sign_out()
 

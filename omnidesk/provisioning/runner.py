@@ -1,13 +1,17 @@
 """One playbook run with ansible-runner: live task events, cancel, timeout, and no orphans.
 
 `run_playbook` is called on a worker thread (never the GUI thread). Each task's start and end is
-handed to `on_task` as it happens. Two ansible-runner traps are handled here (shared/spec/deps.md §5):
+handed to `on_task` as it happens. Three ansible-runner traps are handled here (shared/spec/deps.md §5):
 
 - ansible-runner looks for `ansible-playbook` on PATH; it is started by its full path in this
   Python's environment instead, so a caller without the virtualenv on PATH works.
 - ansible-runner's cancel kills only the ansible-playbook process group, but ansible's task workers
   call setsid() and would live on (with a `sleep` they run) as orphans. On cancel or timeout every
   descendant is collected first and then killed, and the kill is checked.
+- an exception raised by a callback (`on_task`, `should_cancel`, `on_started`: a database write that
+  failed) goes up through ansible-runner's loop and leaves ansible-playbook running unwatched. The
+  callbacks here never raise: the first error is kept, the run is killed like a cancel, and the
+  result says so (status "error", `callback_error`).
 """
 
 from __future__ import annotations
@@ -51,16 +55,18 @@ class TaskEvent:
     output: dict[str, Any] = field(default_factory=dict)
     at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     skipped: bool = False
+    action: str = ""  # the task's module ("ansible.builtin.fail"), to tell a deliberate fail from a broken step
 
 
 @dataclass
 class RunResult:
-    status: str  # successful | failed | canceled | timeout
+    status: str  # successful | failed | canceled | timeout | error (a callback raised; the run was killed)
     rc: int | None
     stats: dict[str, Any]  # what the playbook reported with set_stats
     stdout: str
     error: str = ""
     seconds: float = 0.0
+    callback_error: BaseException | None = None
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
@@ -116,15 +122,23 @@ def run_playbook(
 
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="omnidesk-run-"))
-    state: dict[str, Any] = {"stats": {}, "stdout": [], "pid": None, "killed": None, "tasks": {}}
+    state: dict[str, Any] = {"stats": {}, "stdout": [], "pid": None, "killed": None, "tasks": {}, "error": None}
     lock = threading.Lock()
+
+    def failed(exc: BaseException) -> None:
+        """A callback raised: keep the first error; the next cancel check kills the run."""
+        if state["error"] is None:
+            state["error"] = exc
 
     def handle(ev: dict[str, Any]) -> bool:
         with lock:
             if ev.get("pid") and state["pid"] is None:
                 state["pid"] = ev["pid"]
                 if on_started:
-                    on_started(ev["pid"])
+                    try:
+                        on_started(ev["pid"])
+                    except Exception as exc:  # noqa: BLE001 — never into ansible-runner (see the module doc)
+                        failed(exc)
             if ev.get("stdout"):
                 state["stdout"].append(ev["stdout"])
         kind = ev.get("event", "")
@@ -135,27 +149,39 @@ def run_playbook(
         task_key = data.get("task_uuid") or data.get("uuid") or ""
         name = data.get("task") or data.get("task_action") or "task"
         event = None
+        action = str(data.get("task_action") or "")
         if kind == "runner_on_start":
-            event = TaskEvent(task_key, name, EVENT_RUNNING)
+            event = TaskEvent(task_key, name, EVENT_RUNNING, action=action)
         elif kind == "runner_on_ok":
-            event = TaskEvent(task_key, name, EVENT_OK, _task_output(data))
+            event = TaskEvent(task_key, name, EVENT_OK, _task_output(data), action=action)
         elif kind == "runner_on_skipped":
-            event = TaskEvent(task_key, name, EVENT_OK, _task_output(data), skipped=True)
+            event = TaskEvent(task_key, name, EVENT_OK, _task_output(data), skipped=True, action=action)
         elif kind in ("runner_on_failed", "runner_on_unreachable"):
             ignored = bool(data.get("ignore_errors"))
-            event = TaskEvent(task_key, name, EVENT_IGNORED if ignored else EVENT_FAILED, _task_output(data))
+            event = TaskEvent(task_key, name, EVENT_IGNORED if ignored else EVENT_FAILED, _task_output(data),
+                              action=action)
         if event is not None and on_task is not None:
-            on_task(event)
+            try:
+                on_task(event)
+            except Exception as exc:  # noqa: BLE001 — never into ansible-runner (see the module doc)
+                failed(exc)
         return True
 
     deadline = started + timeout
 
     def cancel() -> bool:
         reason = None
-        if time.monotonic() > deadline:
+        if state["error"] is not None:
+            reason = "error"
+        elif time.monotonic() > deadline:
             reason = "timeout"
-        elif should_cancel is not None and should_cancel():
-            reason = "canceled"
+        elif should_cancel is not None:
+            try:
+                if should_cancel():
+                    reason = "canceled"
+            except Exception as exc:  # noqa: BLE001 — never into ansible-runner (see the module doc)
+                failed(exc)
+                reason = "error"
         if reason is None:
             return False
         if state["killed"] is None:
@@ -191,14 +217,15 @@ def run_playbook(
             settings={"suppress_ansible_output": True, "pexpect_timeout": 0.2},
         )
         stdout = "".join(state["stdout"])
-        status = state["killed"] or r.status
-        if status == "canceled":
-            status = "canceled"
+        # A callback that raised after the last cancel check still makes the run's record incomplete.
+        status = state["killed"] or ("error" if state["error"] is not None else r.status)
         error = ""
         if status == "failed":
             error = _failure_text(stdout, r.rc)
+        elif status == "error":
+            error = f"The run was stopped: {state['error'].__class__.__name__}: {state['error']}"
         return RunResult(status=status, rc=r.rc, stats=state["stats"], stdout=stdout, error=error,
-                         seconds=time.monotonic() - started)
+                         seconds=time.monotonic() - started, callback_error=state["error"])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

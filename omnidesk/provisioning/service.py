@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from omnidesk import activity
@@ -46,7 +47,7 @@ from omnidesk.catalog import services as catalog_services
 from omnidesk.catalog.models import Product, ProductInventoryType
 from omnidesk.db.integrity import flush_or_refuse
 from omnidesk.db.models import BillingTransaction, Customer, Service
-from omnidesk.errors import NotFound, ServiceError, ValidationError
+from omnidesk.errors import DatabaseUnavailable, NotFound, ServiceError, ValidationError, first_line
 from omnidesk.inventory import service as inventory
 from omnidesk.inventory.models import InventoryItem, InventoryTemplate
 from omnidesk.provisioning import variables as pvars
@@ -396,7 +397,8 @@ def request_deprovision(db, actor: Actor, service_id: int, *, playbooks_dir: Pat
     actor.require("create_provision", "deprovision services")
     settings = get_settings(db)
     with db.transaction() as s:
-        service = s.get(Service, service_id)
+        # Locked: two requests for one service queue one after the other, and the second sees the first's job.
+        service = s.scalar(select(Service).where(Service.id == service_id).with_for_update())
         if service is None:
             raise NotFound(f"There is no service {service_id}; nothing was queued.")
         if service.status == "deactivated":
@@ -404,10 +406,13 @@ def request_deprovision(db, actor: Actor, service_id: int, *, playbooks_dir: Pat
         play = service.deprovisioning_play or service.provisioning_play
         if not play or service.product_id is None:
             raise ServiceError(f"Service {service.id} ({service.name}) has no provisioning playbook to deprovision it with.")
-        busy = s.scalar(select(ProvisioningJob.id).where(ProvisioningJob.service_id == service.id,
-                                                         ProvisioningJob.status.in_(("queued", "running"))))
+        busy = s.execute(select(ProvisioningJob.id, ProvisioningJob.action, ProvisioningJob.status)
+                         .where(ProvisioningJob.service_id == service.id, ProvisioningJob.status.in_(("queued", "running")))
+                         .order_by(ProvisioningJob.id).limit(1)).first()
         if busy:
-            raise ServiceError(f"Service {service.id} already has provisioning job {busy} queued or running; wait for it.")
+            kind = "deprovisioning" if busy.action == "deprovision" else "provisioning"
+            raise ServiceError(f"Service {service.id} ({service.name}) already has {kind} job {busy.id} {busy.status}; "
+                               "nothing was queued. Wait for it to finish (or cancel it) first.")
         description, task_count = describe_playbook(playbook_path(play, playbooks_dir))
         product = s.get(Product, service.product_id)
         job = ProvisioningJob(
@@ -491,14 +496,72 @@ _local_cancels: dict[int, threading.Event] = {}
 _local_lock = threading.Lock()
 
 
-class _Recorder:
-    """Writes each task event as it happens and tells the hooks."""
+# A cleanup step that is the playbook's deliberate "… failed and was rolled back" is not a broken step.
+_FAIL_MODULES = frozenset({"fail", "ansible.builtin.fail", "ansible.legacy.fail"})
+# How long a runner whose database went away waits for it to come back to record the job's end;
+# past that the job is left to `fail_stale_jobs`.
+DATABASE_WAIT = 600.0
+# The rollback run after a stop gets at most this long (and never more than the job's timeout).
+ROLLBACK_TIMEOUT = 120
 
-    def __init__(self, db, job_id: int, hooks: Hooks, secrets: list[str], phase: str, start_number: int):
+
+class _NotOurs(Exception):
+    """The job is no longer this runner's to finish (a stale-job sweep or another runner ended it)."""
+
+    def __init__(self, view: JobView):
+        super().__init__(f"provisioning job {view.id} is already {view.status}")
+        self.view = view
+
+
+def _still_ours(job: ProvisioningJob | None, claim: tuple[str | None, dt.datetime | None] | None) -> bool:
+    """The job is running and, when `claim` is given, still under that claim (claimed_by, started_at)."""
+    return (job is not None and job.status == "running"
+            and (claim is None or (job.claimed_by, job.started_at) == tuple(claim)))
+
+
+def _failure_message(output: Mapping[str, Any]) -> str:
+    msg = output.get("msg") or output.get("stderr") or ""
+    answer = output.get("json")
+    if isinstance(answer, dict) and answer.get("error"):
+        msg = f"the service answered HTTP {output.get('status')} with error {answer['error']!r}"
+    return str(msg)[:1000]
+
+
+def _detail(exc: BaseException) -> str:
+    return first_line(exc, exc.__class__.__name__)[:500]
+
+
+def _lost_text(exc: BaseException) -> str:
+    """Why a run was stopped because its events could not be recorded (the start of the job's error)."""
+    if isinstance(exc, (DatabaseUnavailable, OperationalError)):
+        return f"The database went away mid-run ({_detail(exc)}), so the run was stopped"
+    if isinstance(exc, (DBAPIError, ServiceError)):
+        return f"The database refused to record the run ({_detail(exc)}), so it was stopped"
+    return f"Recording the run failed ({exc.__class__.__name__}: {_detail(exc)}), so it was stopped"
+
+
+class _Recorder:
+    """Writes each task event as it happens and tells the hooks; never raises into the runner.
+
+    An event the database refuses stays pending (written, in order, by the next event or `flush`
+    once the database answers again); the first refusal is kept in `lost` and given to `on_lost`
+    (the main run is then stopped and rolled back).
+    """
+
+    def __init__(self, db, job_id: int, hooks: Hooks, secrets: list[str], phase: str, start_number: int,
+                 on_lost: Callable[[BaseException], None] | None = None):
         self.db, self.job_id, self.hooks, self.secrets, self.phase = db, job_id, hooks, secrets, phase
         self.number = start_number
+        self.on_lost = on_lost
         self.rows: dict[str, int] = {}
+        self.numbers: dict[str, int] = {}
+        self.pending: dict[str, tuple[int, TaskEvent, dict, dt.datetime]] = {}
+        self.started: dict[str, dt.datetime] = {}
         self.first_failure: tuple[str, str] | None = None
+        # Every task that ended failed (2) or failed-but-ignored (3): (name, status, module, message).
+        self.failures: list[tuple[str, int, str, str]] = []
+        self.lost: BaseException | None = None
+        self.last_error: BaseException | None = None
 
     def __call__(self, ev: TaskEvent) -> None:
         output = pvars.redact(ev.output)
@@ -506,30 +569,90 @@ class _Recorder:
             output = json.loads(pvars.redact_text(json.dumps(output, default=str), self.secrets))
         if ev.skipped:
             output["skipped"] = True
-        if ev.status == EVENT_FAILED and self.first_failure is None:
-            msg = output.get("msg") or output.get("stderr") or ""
-            answer = output.get("json")
-            if isinstance(answer, dict) and answer.get("error"):
-                msg = f"the service answered HTTP {output.get('status')} with error {answer['error']!r}"
-            self.first_failure = (ev.name, str(msg)[:1000])
-        with self.db.transaction() as s:
-            row_id = self.rows.get(ev.key)
-            if ev.status == EVENT_RUNNING or row_id is None:
-                self.number += 1
-                row = ProvisioningEvent(job_id=self.job_id, event_number=self.number, phase=self.phase,
-                                        name=ev.name[:300], status=ev.status, output=output)
-                if ev.status != EVENT_RUNNING:
-                    row.finished_at = ev.at
-                s.add(row)
-                flush_or_refuse(s)
-                self.rows[ev.key] = row.id
-            else:
-                row = s.get(ProvisioningEvent, row_id)
-                row.status, row.output, row.finished_at = ev.status, output, ev.at
-                flush_or_refuse(s)
-            s.refresh(row)
-            view = _event_view(row)
-        self.hooks.event(view)
+        if ev.status in (EVENT_FAILED, EVENT_IGNORED):
+            message = _failure_message(output)
+            self.failures.append((ev.name, ev.status, ev.action, message))
+            if ev.status == EVENT_FAILED and self.first_failure is None:
+                self.first_failure = (ev.name, message)
+        if ev.status == EVENT_RUNNING or ev.key not in self.numbers:
+            self.number += 1
+            self.numbers[ev.key] = self.number
+            self.started[ev.key] = ev.at
+        self.pending[ev.key] = (self.numbers[ev.key], ev, output, self.started[ev.key])
+        self.flush()
+
+    def flush(self) -> bool:
+        """Write what is pending, in order, one transaction each; False (the error kept) when one failed.
+
+        While the database is away the unwritten events stay pending, for when it is back; an event
+        the database refuses outright is dropped (the job's error says why the run was stopped).
+        """
+        written = True
+        for key in list(self.pending):
+            number, ev, output, started = self.pending[key]
+            try:
+                with self.db.transaction() as s:
+                    row_id = self.rows.get(key)
+                    row = s.get(ProvisioningEvent, row_id) if row_id is not None else None
+                    if row is None:
+                        row = ProvisioningEvent(job_id=self.job_id, event_number=number, phase=self.phase,
+                                                name=ev.name[:300], status=ev.status, output=output, started_at=started)
+                        s.add(row)
+                    else:
+                        row.status, row.output = ev.status, output
+                    if ev.status != EVENT_RUNNING:
+                        row.finished_at = ev.at
+                    flush_or_refuse(s)
+                    s.refresh(row)
+                    view = _event_view(row)
+            except Exception as exc:  # noqa: BLE001 — kept and reported; the run is never left unwatched
+                self.last_error, written = exc, False
+                if self.lost is None:
+                    self.lost = exc
+                    if self.on_lost is not None:
+                        self.on_lost(exc)
+                if isinstance(exc, DatabaseUnavailable):
+                    return False
+                log.warning("provisioning job %s: event %r could not be recorded: %s", self.job_id, ev.name, exc)
+                self.pending.pop(key, None)
+                continue
+            self.rows[key] = view.id
+            self.pending.pop(key, None)
+            try:
+                self.hooks.event(view)
+            except Exception:  # noqa: BLE001 — a display's trouble does not stop a provisioning run
+                log.exception("a provisioning event hook failed")
+        return written
+
+    def cleanup_failure(self, *, after_first_failure: bool) -> tuple[str, str] | None:
+        """The first cleanup step that failed, ignored or not (its outside system may not be clean).
+
+        In the run phase the cleanup is the playbook's rescue: what ran after the first failure,
+        apart from its deliberate closing `fail`.
+        """
+        failures = self.failures
+        if after_first_failure:
+            first = next((i for i, f in enumerate(failures) if f[1] == EVENT_FAILED), None)
+            failures = failures[first + 1:] if first is not None else []
+        for name, _status, module, message in failures:
+            if module not in _FAIL_MODULES:
+                return name, message
+        return None
+
+
+@dataclass(frozen=True)
+class _Cleanup:
+    """How the undoing went: the playbook's rescue, or the rollback run after a stop."""
+
+    ok: bool
+    task: str = ""
+    detail: str = ""
+
+    def text(self, what: str = "rollback") -> str:
+        """'the rollback failed at task 'X': why' (only meaningful when not ok)."""
+        where = f" at task {self.task!r}" if self.task else ""
+        why = f": {self.detail.rstrip('.')}" if self.detail else ""
+        return f"the {what} failed{where}{why}"
 
 
 def _secrets_of(variables: Mapping[str, Any]) -> list[str]:
@@ -550,6 +673,23 @@ def execute_job(db, job_id: int, *, hooks: Hooks | None = None, playbooks_dir: P
             _local_cancels.pop(job_id, None)
 
 
+def _when_database_back(recorders: list[_Recorder], finish: Callable[[], JobView]) -> JobView:
+    """Write what the recorders kept and then `finish`, waiting (up to DATABASE_WAIT) for a lost database."""
+    deadline = time.monotonic() + DATABASE_WAIT
+    pause = 0.2
+    while True:
+        try:
+            for recorder in recorders:
+                if not recorder.flush() and isinstance(recorder.last_error, DatabaseUnavailable):
+                    raise recorder.last_error
+            return finish()
+        except DatabaseUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
 def _execute(db, job_id: int, hooks: Hooks, playbooks_dir: Path | None, cancel: threading.Event) -> JobView:
     settings = get_settings(db)
     # One connection at a time per job thread: a worker runs many jobs on a small pool.
@@ -562,72 +702,167 @@ def _execute(db, job_id: int, hooks: Hooks, playbooks_dir: Path | None, cancel: 
         initiated_by = job.initiated_by
         timeout = job.timeout_seconds
         action, playbook = job.action, job.playbook
-        first_view = _job_view(s, job, events=False)
+        claim = (job.claimed_by, job.started_at)  # the finish must find the job still under this claim
+        first_view = _job_view(s, job, events=job.status != "running")
+    if first_view.status != "running":
+        return first_view  # not claimed (or already ended): nothing for this runner to run
     actor = load_actor(db, initiated_by)
     hooks.job(first_view)
+    recorders: list[_Recorder] = []
+
+    def fail(reason: str, **kw: Any) -> JobView:
+        return _when_database_back(recorders, lambda: _finish_failed(db, actor, job_id, reason, hooks, settings,
+                                                                     claim=claim, **kw))
+
     try:
         path = playbook_path(playbook, playbooks_dir)
     except ServiceError as exc:
-        return _finish_failed(db, actor, job_id, str(exc), hooks, settings)
+        return fail(str(exc))
     secrets = _secrets_of(variables)
     last_check = [0.0]
+    lost: list[BaseException] = []  # the database refused mid-run
+    taken: list[str] = []  # the job was ended by someone else (the stale sweep) mid-run
+
+    def lose(exc: BaseException) -> None:
+        if not lost:
+            lost.append(exc)
 
     def should_cancel() -> bool:
-        if cancel.is_set():
+        if lost or taken or cancel.is_set():
             return True
         now = time.monotonic()
         if now - last_check[0] >= 1.0:  # a cancel from another workstation: at most one query a second
             last_check[0] = now
-            with db.read() as s:
-                if s.scalar(select(ProvisioningJob.cancel_requested).where(ProvisioningJob.id == job_id)):
-                    cancel.set()
-                    return True
+            try:
+                with db.read() as s:
+                    row = s.execute(select(ProvisioningJob.cancel_requested, ProvisioningJob.status,
+                                           ProvisioningJob.claimed_by, ProvisioningJob.started_at)
+                                    .where(ProvisioningJob.id == job_id)).one_or_none()
+            except Exception as exc:  # noqa: BLE001 — stop and roll back; never raise into ansible-runner
+                lose(exc)
+                return True
+            if row is None or row.status != "running" or (row.claimed_by, row.started_at) != claim:
+                taken.append(row.status if row is not None else "deleted")
+                return True
+            if row.cancel_requested:
+                cancel.set()
+                return True
         return False
 
-    recorder = _Recorder(db, job_id, hooks, secrets, "run", 0)
+    recorder = _Recorder(db, job_id, hooks, secrets, "run", 0, on_lost=lose)
+    recorders.append(recorder)
+
+    def rollback() -> _Cleanup:
+        outcome, rolled = _rollback_run(db, job_id, path, variables, hooks, secrets, recorder.number, timeout)
+        recorders.append(rolled)
+        return outcome
+
     try:
         result = run_playbook(path, variables, on_task=recorder, should_cancel=should_cancel, timeout=timeout)
     except Exception as exc:  # noqa: BLE001 — the runner could not start: the job fails with the reason
         result = RunResult("failed", None, {}, "", f"The playbook could not be started: {exc}")
+    if result.callback_error is not None:
+        lose(result.callback_error)
     effects = _effects(result.stats)
+    if taken:
+        return _late(db, actor, job_id, claim, rollback() if action == "provision" else None, recorders, settings)
+    if lost:
+        what = _lost_text(lost[0])
+        if action != "provision":
+            return fail(f"{what} part-way: the service may be partly removed from the network; deprovision it again.",
+                        effects=effects)
+        cleanup = rollback()
+        return fail(f"{what} and rolled back." if cleanup.ok else f"{what}; {cleanup.text()}.", effects=effects,
+                    cleanup=cleanup)
     if result.status == "successful":
         try:
-            return _finish_success(db, actor, job_id, effects, hooks)
+            return _when_database_back(recorders, lambda: _finish_success(db, actor, job_id, effects, hooks, claim=claim))
+        except _NotOurs as ended:
+            if ended.view.status == "success" and (ended.view.claimed_by, ended.view.started_at) == claim:
+                return ended.view  # our own commit, whose answer the lost connection swallowed
+            return _late(db, actor, job_id, claim, rollback() if action == "provision" else None, recorders, settings)
         except ServiceError as exc:
             reason = f"The playbook succeeded but its results could not be recorded: {exc}"
         except Exception as exc:  # noqa: BLE001
             reason = f"The playbook succeeded but its results could not be recorded: {exc.__class__.__name__}: {exc}"
-        if action == "provision":
-            _rollback_run(db, job_id, path, variables, hooks, secrets, recorder.number, timeout)
-        return _finish_failed(db, actor, job_id, reason, hooks, settings, effects=effects)
+        if action != "provision":
+            return fail(reason, effects=effects)
+        cleanup = rollback()
+        reason = reason.rstrip(".") + (". It was rolled back." if cleanup.ok else f"; {cleanup.text()}.")
+        return fail(reason, effects=effects, cleanup=cleanup)
     if result.status in ("canceled", "timeout"):
-        if action == "provision":
-            _rollback_run(db, job_id, path, variables, hooks, secrets, recorder.number, timeout)
-        if result.status == "canceled":
-            return _finish_failed(db, actor, job_id, "Cancelled; the run was stopped and rolled back.", hooks, settings,
-                                  status="cancelled", effects=effects)
-        return _finish_failed(db, actor, job_id, f"Timed out after {timeout} s; the run was stopped and rolled back.",
-                              hooks, settings, effects=effects)
+        first = "Cancelled" if result.status == "canceled" else f"Timed out after {timeout} s"
+        status = "cancelled" if result.status == "canceled" else "failed"
+        if action != "provision":
+            return fail(f"{first}; the deprovision was stopped part-way: the service may be partly removed from the "
+                        "network; deprovision it again.", status=status, effects=effects)
+        cleanup = rollback()
+        reason = f"{first}; the run was stopped and rolled back." if cleanup.ok else f"{first}; the run was stopped, but {cleanup.text()}."
+        return fail(reason, status=status, effects=effects, cleanup=cleanup)
+    cleanup = None
     if recorder.first_failure:
         name, msg = recorder.first_failure
         reason = f"Task {name!r} failed: {str(msg).rstrip('.')}." if msg else f"Task {name!r} failed."
-        reason += " The playbook's cleanup ran." if action == "provision" else ""
+        if action == "provision":
+            broken = recorder.cleanup_failure(after_first_failure=True)
+            cleanup = _Cleanup(True) if broken is None else _Cleanup(False, *broken)
+            reason += " The playbook's cleanup ran." if cleanup.ok else f" But {cleanup.text('cleanup')}."
     elif recorder.number == 0:
         reason = f"The playbook did not run: {result.error or 'ansible-playbook failed before its first task'}"
     else:
         reason = result.error or "The playbook failed."
-    return _finish_failed(db, actor, job_id, pvars.redact_text(reason, secrets), hooks, settings, effects=effects)
+    return fail(pvars.redact_text(reason, secrets), effects=effects, cleanup=cleanup)
 
 
 def _rollback_run(db, job_id: int, path: Path, variables: dict[str, Any], hooks: Hooks, secrets: list[str],
-                  after: int, timeout: int) -> None:
-    """The playbook again with action=deprovision: its cleanup undoes what the stopped run did outside."""
+                  after: int, timeout: int) -> tuple[_Cleanup, _Recorder]:
+    """The playbook again with action=deprovision: its cleanup undoes what the stopped run did outside.
+
+    Any cleanup step that fails (ignored or not), a run that fails, or one that cannot finish in
+    time is a failed rollback: the outside systems may still hold what the run made.
+    """
     recorder = _Recorder(db, job_id, hooks, secrets, "rollback", after)
     try:
-        run_playbook(path, {**variables, "action": "deprovision", "rollback": True}, on_task=recorder,
-                     timeout=min(timeout, 120))
-    except Exception:  # noqa: BLE001 — the rollback is best effort; its events say what happened
-        pass
+        result = run_playbook(path, {**variables, "action": "deprovision", "rollback": True}, on_task=recorder,
+                              timeout=min(timeout, ROLLBACK_TIMEOUT))
+    except Exception as exc:  # noqa: BLE001
+        return _Cleanup(False, "", f"it could not be started: {exc}"), recorder
+    broken = recorder.cleanup_failure(after_first_failure=False)
+    if broken is not None:
+        return _Cleanup(False, *broken), recorder
+    if result.status != "successful":
+        why = {"timeout": f"it did not finish within {min(timeout, ROLLBACK_TIMEOUT)} s"}.get(result.status, result.error)
+        return _Cleanup(False, "", pvars.redact_text(why or f"it ended {result.status}", secrets)), recorder
+    return _Cleanup(True), recorder
+
+
+def _late(db, actor: Actor, job_id: int, claim: tuple, cleanup: _Cleanup | None, recorders: list[_Recorder],
+          settings: Mapping[str, Any]) -> JobView:
+    """This runner finished after its job was ended by someone else (the stale sweep): their outcome
+    stands; the job's error says what this runner did after, and when its rollback failed the job's
+    items still in stock are taken out of it (Out Of Service, with a note)."""
+
+    def note() -> JobView:
+        with db.transaction() as s:
+            job = s.scalar(select(ProvisioningJob).where(ProvisioningJob.id == job_id).with_for_update())
+            if cleanup is None:
+                after = "it did not undo what it had done outside."
+            elif cleanup.ok:
+                after = "what it had made outside was rolled back."
+            else:
+                after = f"{cleanup.text()}."
+                kept = _quarantine(s, actor, job, _in_stock(s, job), f"provisioning job {job.id}'s late {cleanup.text()}")
+                if kept:
+                    after += (f" {_items_text(kept)} kept out of stock (Out Of Service) until the outside systems are "
+                              f"checked for {job.service_uuid}.")
+            job.error = f"{job.error}\nIts runner {claim[0]} finished later; {after}".strip()[:4000]
+            if cleanup is not None and not cleanup.ok:
+                _failure_mail(s, job, settings, cleanup)
+            flush_or_refuse(s)
+            s.refresh(job)
+            return _job_view(s, job)
+
+    return _when_database_back(recorders, note)
 
 
 def _effects(stats: Mapping[str, Any]) -> dict[str, Any]:
@@ -646,10 +881,19 @@ def _amount(value: Any, label: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
-def _finish_success(db, actor: Actor, job_id: int, effects: dict[str, Any], hooks: Hooks) -> JobView:
-    """Apply the reported effects in one transaction; any refusal rolls all of them back."""
+def _finish_success(db, actor: Actor, job_id: int, effects: dict[str, Any], hooks: Hooks, *,
+                    claim: tuple | None = None) -> JobView:
+    """Apply the reported effects in one transaction; any refusal rolls all of them back.
+
+    The job row is locked first and must still be running under `claim`: a job the stale sweep (or
+    anyone) has ended meanwhile raises _NotOurs and nothing is applied.
+    """
     with db.transaction() as s:
         job = s.scalar(select(ProvisioningJob).where(ProvisioningJob.id == job_id).with_for_update())
+        if not _still_ours(job, claim):
+            if job is None:
+                raise NotFound(f"There is no provisioning job {job_id}.")
+            raise _NotOurs(_job_view(s, job))
         product = s.get(Product, job.product_id)
         created: list[int] = []
         if job.action == "deprovision":
@@ -779,11 +1023,38 @@ def _apply_inventory_update(s: Session, job: ProvisioningJob, spec: dict[str, An
 
 
 def _finish_failed(db, actor: Actor, job_id: int, reason: str, hooks: Hooks, settings: Mapping[str, Any], *,
-                   status: str = "failed", effects: dict | None = None) -> JobView:
-    """The job failed or was cancelled: only the job and its events stay; held items go back to stock."""
+                   status: str = "failed", effects: dict | None = None, claim: tuple | None = None,
+                   cleanup: _Cleanup | None = None) -> JobView:
+    """The job failed or was cancelled: only the job and its events stay; held items go back to stock.
+
+    The job row is locked and must still be running (under `claim` when given); a job already ended
+    is returned as it is, so a late finisher never overwrites an outcome nor releases items twice.
+    When the cleanup failed (`cleanup.ok` false) the held items are not put back in stock: they are
+    kept Out Of Service with a note, and the failure e-mail says so.
+    """
+    view, _ = _fail_if_ours(db, actor, job_id, reason, settings, status=status, effects=effects, claim=claim,
+                            cleanup=cleanup)
+    hooks.job(view)
+    return view
+
+
+def _fail_if_ours(db, actor: Actor, job_id: int, reason: str, settings: Mapping[str, Any], *, status: str,
+                  effects: dict | None, claim: tuple | None, cleanup: _Cleanup | None) -> tuple[JobView, bool]:
+    """(the job, whether this call ended it)."""
     with db.transaction() as s:
         job = s.scalar(select(ProvisioningJob).where(ProvisioningJob.id == job_id).with_for_update())
-        _release_held(s, actor, job, "provisioning job failed" if status == "failed" else "provisioning job cancelled")
+        if job is None:
+            raise NotFound(f"There is no provisioning job {job_id}.")
+        if not _still_ours(job, claim):
+            return _job_view(s, job), False
+        word = "failed" if status == "failed" else "cancelled"
+        if cleanup is not None and not cleanup.ok:
+            kept = _quarantine(s, actor, job, _held(s, job), f"provisioning job {job.id} {word} and {cleanup.text()}")
+            if kept:
+                reason = (f"{reason.rstrip()} {_items_text(kept)} kept out of stock (Out Of Service) until the "
+                          f"outside systems are checked for {job.service_uuid}.")
+        else:
+            _release_held(s, actor, job, f"provisioning job {word}")
         job.status, job.error, job.finished_at = status, reason[:4000], func.now()
         if effects:
             job.effects = pvars.redact(effects)
@@ -791,33 +1062,78 @@ def _finish_failed(db, actor: Actor, job_id: int, reason: str, hooks: Hooks, set
         s.execute(update(ProvisioningEvent).where(ProvisioningEvent.job_id == job.id, ProvisioningEvent.status == EVENT_RUNNING)
                   .values(status=EVENT_FAILED, finished_at=func.now()))
         product = s.get(Product, job.product_id)
-        customer = s.get(Customer, job.customer_id)
-        recipients = [{"Email": a, "Name": ""} for a in settings.get("provisioning.failure_list") or []]
-        if status == "failed" and recipients:
-            s.add(EmailOutbox(customer_id=job.customer_id, template=FAILURE_TEMPLATE, recipients=recipients,
-                              variables={"job_id": job.id, "action": job.action, "customer_id": customer.id,
-                                         "customer_name": customer.name, "product_name": product.name,
-                                         "playbook": job.playbook, "service_id": job.service_id, "error": job.error}))
+        if status == "failed" or (cleanup is not None and not cleanup.ok):
+            _failure_mail(s, job, settings, cleanup)
         flush_or_refuse(s)
         activity.record(s, actor, action=f"provision_{status}", entity_type="provisioning_job", entity_id=job.id,
                         customer_id=job.customer_id,
-                        summary=f"Provisioning job {job.id} ({job.action} {product.name}) {status}: {reason[:300]}")
+                        summary=f"Provisioning job {job.id} ({job.action} {product.name}) {status}: {job.error[:300]}")
         s.refresh(job)
-        view = _job_view(s, job)
-    hooks.job(view)
-    return view
+        return _job_view(s, job), True
 
 
-def _release_held(s: Session, actor: Actor, job: ProvisioningJob, reason: str) -> list[int]:
+def _failure_mail(s: Session, job: ProvisioningJob, settings: Mapping[str, Any], cleanup: _Cleanup | None) -> None:
+    """Tell `provisioning.failure_list` (through the outbox) about the job as it now stands."""
+    recipients = [{"Email": a, "Name": ""} for a in settings.get("provisioning.failure_list") or []]
+    if not recipients:
+        return
+    product, customer = s.get(Product, job.product_id), s.get(Customer, job.customer_id)
+    rollback_failed = cleanup is not None and not cleanup.ok
+    s.add(EmailOutbox(customer_id=job.customer_id, template=FAILURE_TEMPLATE, recipients=recipients,
+                      variables={"job_id": job.id, "action": job.action, "customer_id": customer.id,
+                                 "customer_name": customer.name, "product_name": product.name,
+                                 "playbook": job.playbook, "service_id": job.service_id, "error": job.error,
+                                 "status": job.status, "rollback_failed": rollback_failed,
+                                 "rollback_failed_task": cleanup.task if rollback_failed else None,
+                                 "service_uuid": job.service_uuid}))
+
+
+def _held(s: Session, job: ProvisioningJob) -> list[int]:
+    """The job's items still held for it (Assigned to its customer, no service), locked."""
     if job.action != "provision":
         return []
     held = sorted(int(i) for i in (job.inventory or {}).values())
-    still = list(s.scalars(select(InventoryItem.id).where(InventoryItem.id.in_(held), InventoryItem.item_state == "assigned",
-                                                          InventoryItem.service_id.is_(None),
-                                                          InventoryItem.customer_id == job.customer_id)))
+    return list(s.scalars(select(InventoryItem.id).where(InventoryItem.id.in_(held), InventoryItem.item_state == "assigned",
+                                                         InventoryItem.service_id.is_(None),
+                                                         InventoryItem.customer_id == job.customer_id)
+                          .order_by(InventoryItem.id).with_for_update()))
+
+
+def _release_held(s: Session, actor: Actor, job: ProvisioningJob, reason: str) -> list[int]:
+    still = _held(s, job)
     if still:
         inventory.release(None, actor, still, reason=f"{reason} (job {job.id})", session=s)
     return still
+
+
+def _in_stock(s: Session, job: ProvisioningJob) -> list[int]:
+    """The job's items that are back in stock (New or Used, nobody's), locked."""
+    if job.action != "provision":
+        return []
+    ids = sorted(int(i) for i in (job.inventory or {}).values())
+    return list(s.scalars(select(InventoryItem.id).where(InventoryItem.id.in_(ids), InventoryItem.item_state.in_(("new", "used")))
+                          .order_by(InventoryItem.id).with_for_update()))
+
+
+def _quarantine(s: Session, actor: Actor, job: ProvisioningJob, kept: list[int], why: str) -> list[int]:
+    """A cleanup failed: `kept` go Out Of Service (a held item stays linked to the customer), with a note.
+
+    Not back in stock: the OCS or HSS may still hold the SIM or number. Staff check the outside
+    systems and then set the item to Used (Out Of Service → Used), which returns it to stock.
+    """
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    note = (f"[{stamp}] Kept out of stock: {why}. The OCS/HSS may still hold it (service {job.service_uuid}); "
+            "check them, then set the item to Used to return it to stock.")
+    for item_id in kept:
+        inventory.change_state(None, actor, item_id, "out_of_service", reason=note[:500], session=s)
+        item = s.get(InventoryItem, item_id)
+        item.notes = f"{item.notes}\n{note}".strip() if item.notes else note
+    flush_or_refuse(s)
+    return kept
+
+
+def _items_text(ids: list[int]) -> str:
+    return f"Item {ids[0]} is" if len(ids) == 1 else f"Items {', '.join(map(str, ids))} are"
 
 
 # --- operator actions ---
@@ -903,16 +1219,28 @@ def list_jobs(db, actor: Actor, *, status: str | None = None, customer_id: int |
 
 
 def fail_stale_jobs(db, actor: Actor, *, grace_seconds: int = 60) -> list[int]:
-    """Running jobs whose runner vanished (past their timeout plus grace) are failed and their items released."""
+    """Running jobs whose runner vanished are failed and their items released; returns the ones it failed.
+
+    A job is stale past its timeout, the rollback a live runner may still be running after it, and
+    `grace_seconds`. Each is failed only under the claim that was judged stale (row lock, status and
+    claim re-checked): a runner that finishes first keeps its outcome, and one that finishes later
+    finds the job ended and rolls back instead of creating a service.
+    """
+    allowed = (ProvisioningJob.timeout_seconds + func.least(ProvisioningJob.timeout_seconds, ROLLBACK_TIMEOUT)
+               + grace_seconds)
     with db.read() as s:
-        stale = list(s.scalars(select(ProvisioningJob.id).where(
+        stale = s.execute(select(ProvisioningJob.id, ProvisioningJob.claimed_by, ProvisioningJob.started_at).where(
             ProvisioningJob.status == "running",
-            ProvisioningJob.started_at + func.make_interval(0, 0, 0, 0, 0, 0, ProvisioningJob.timeout_seconds + grace_seconds)
-            < func.now())))
+            ProvisioningJob.started_at + func.make_interval(0, 0, 0, 0, 0, 0, allowed) < func.now(),
+        ).order_by(ProvisioningJob.id)).all()
     settings = get_settings(db)
-    for job_id in stale:
-        _finish_failed(db, actor, job_id, "Its runner stopped before the job finished (timed out).", Hooks(), settings)
-    return stale
+    failed = []
+    for job_id, claimed_by, started_at in stale:
+        _, ended = _fail_if_ours(db, actor, job_id, "Its runner stopped before the job finished (timed out).", settings,
+                                 status="failed", effects=None, claim=(claimed_by, started_at), cleanup=None)
+        if ended:
+            failed.append(job_id)
+    return failed
 
 
 # --- runners ---
