@@ -84,7 +84,7 @@ def test_a_run_failing_at_its_fourth_task_rolls_back_and_keeps_only_the_failed_j
         ("Add the data balance (ApierV1.AddBalance)", 0), ("Add the voice balance (ApierV1.AddBalance)", 2)]
     rollback = [e.name for e in ran[4:]]
     assert "Remove the OCS account (ApierV1.RemoveAccount)" in rollback
-    assert rollback[-1] == "Provisioning failed and was rolled back"
+    assert rollback[-1] == "End the run as failed"
     assert "ApierV1.RemoveAccount" in ocs.methods()
 
 

@@ -309,3 +309,22 @@ def test_deactivating_a_provisioned_service_runs_its_playbooks_cleanup(qtbot, db
     _picture(wizard, "provisioning_deprovision")
     wizard.reject()
     qtbot.waitUntil(lambda: section.services and section.services[0].status == "deactivated", timeout=10_000)
+
+
+def test_a_rollback_that_fails_is_not_reported_as_rolled_back(qtbot, db, admin, ocs):
+    mobile_product(db, admin)
+    c = customer(db, admin)
+    card = sim(db, admin)
+    ocs.fail["ApierV1.AddBalance"] = "INSUFFICIENT_CREDIT"
+    ocs.fail["ApierV1.RemoveAccount"] = "SERVER_ERROR"  # and the cleanup cannot undo the account
+    wizard = AddServiceWizard(db, admin, c.id)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    _walk_to_review(qtbot, wizard, card.id)
+    wizard.next_button.click()
+    qtbot.waitUntil(lambda: wizard.job is not None and wizard.job.status == "failed", timeout=60_000)
+    status = wizard.progress_text.text()
+    assert "rolled back" not in status and "the rollback did not finish: check the outside systems" in status
+    assert "Out Of Service" in wizard.error.text()
+    assert item_state(db, card.id)[0] == "out_of_service"
+    _picture(wizard, "provisioning_wizard_rollback_failed")

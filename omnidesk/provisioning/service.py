@@ -134,6 +134,11 @@ class JobView:
     def tasks_done(self) -> int:
         return sum(1 for e in self.events if e.phase == "run" and e.status != EVENT_RUNNING)
 
+    @property
+    def undo_failed(self) -> bool:
+        """The playbook's rescue or the rollback run after a stop did not finish cleanly (see _Cleanup.text)."""
+        return self.finished and any(f"the {what} failed" in self.error for what in ("rollback", "cleanup"))
+
 
 @dataclass
 class Hooks:
@@ -496,7 +501,7 @@ _local_cancels: dict[int, threading.Event] = {}
 _local_lock = threading.Lock()
 
 
-# A cleanup step that is the playbook's deliberate "… failed and was rolled back" is not a broken step.
+# A cleanup step that is the playbook's deliberate closing `fail` ("End the run as failed") is not a broken step.
 _FAIL_MODULES = frozenset({"fail", "ansible.builtin.fail", "ansible.legacy.fail"})
 # How long a runner whose database went away waits for it to come back to record the job's end;
 # past that the job is left to `fail_stale_jobs`.

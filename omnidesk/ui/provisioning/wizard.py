@@ -371,9 +371,9 @@ class AddServiceWizard(QDialog):
         noun = "Deprovisioning" if job and job.action == "deprovision" else "Provisioning"
         if status == "failed" and any(e.status == 2 for e in main):
             at = next(i for i, e in enumerate(main, 1) if e.status == 2)
-            text = f"{noun} status: Failed at task {at} of {total}" + ("; rolled back" if noun == "Provisioning" else "")
+            text = f"{noun} status: Failed at task {at} of {total}" + self._undone(job, noun)
         elif status == "cancelled":
-            text = f"{noun} status: Cancelled after {done} of {total} tasks" + ("; rolled back" if noun == "Provisioning" else "")
+            text = f"{noun} status: Cancelled after {done} of {total} tasks" + self._undone(job, noun)
         else:
             label = {"queued": "Queued", "running": "Running", "success": "Succeeded", "failed": "Failed"}.get(status, "")
             text = f"{noun} status: {label} ({min(done, total)} of {total} tasks completed)"
@@ -398,9 +398,15 @@ class AddServiceWizard(QDialog):
                 if name not in seen:
                     self.task_list.addItem(f"{MARKS['pending']}  {name}")
         for e in cleanup:
-            self.task_list.addItem(f"↺  {e.name}" + (" (failed)" if e.status == 2 else ""))
+            self.task_list.addItem(f"↺  {e.name}" + (" (failed)" if e.status in (2, 3) else ""))
         self.retry_button.setVisible(bool(job and job.status in ("failed", "cancelled")))
         self.view_button.setVisible(bool(job and job.status == "success" and job.service_id and job.action == "provision"))
+
+    @staticmethod
+    def _undone(job, noun: str) -> str:
+        if job.undo_failed:  # the error below says which task and where the items are
+            return "; the rollback did not finish: check the outside systems"
+        return "; rolled back" if noun == "Provisioning" else ""
 
     def _view_service(self) -> None:
         self.view_service.emit(self.job.service_id)
