@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from sqlalchemy import select
 
 from omnidesk.cbc import cbsp, sbcap, store
@@ -130,3 +132,35 @@ def test_an_approved_update_of_a_broadcast_message_is_what_a_restarted_centre_se
         links_up(db, admin, ["bsc1"])
         again = _received(bsc, cbsp.WriteReplace, 3)[-1]
         assert again.text == SOUTH and again.new_serial_number.update_number == 1
+
+
+def test_no_staff_login_rewrites_what_a_console_warning_says_only_the_centre_does(db, admin):
+    """Migration 0014: a restarted centre sends what cbc_warning says, so staff connecting with plain psycopg
+    (bypassing every OmniDesk check) cannot change it for any warning; they can still record it stopped."""
+    import json
+
+    import psycopg
+    from sqlalchemy import text
+
+    from security_helpers import signed_in
+    from tests.test_broadcast_database import _connect
+
+    carol, _ = signed_in(db, admin, "carol", ["Broadcast Creator"])
+    first = [{"language": "en", "text": NORTH, "message_identifier": None}]
+    with db.transaction() as s:  # a warning sent from the engine's console (no broadcast message)
+        warning_id = s.execute(text(
+            "INSERT INTO cbc_warning (message_identifier, message_code, repetition_period, texts, state) "
+            "VALUES (4370, 3, 60, CAST(:x AS jsonb), 'active') RETURNING id"), {"x": json.dumps(first)}).scalar()
+    with _connect(db, "carol", carol) as conn:
+        conn.autocommit = True
+        for change, value in [("texts", json.dumps([{"language": "en", "text": SOUTH}])), ("update_number", 1),
+                              ("repetition_period", 5), ("number_of_broadcasts", 3), ("category", "high-priority")]:
+            cast = "::jsonb" if change == "texts" else ""
+            with pytest.raises(psycopg.errors.InsufficientPrivilege,
+                               match=f"Warning #{warning_id}: what it says changes only by an update the cell "
+                                     "broadcast centre accepts"):
+                conn.execute(f"UPDATE cbc_warning SET {change} = %s{cast} WHERE id = %s", [value, warning_id])
+        conn.execute("UPDATE cbc_warning SET state = 'stopped', reason = 'stopped by hand', finished_at = now() "
+                     "WHERE id = %s", [warning_id])
+    record = store.get_warning(db, admin, warning_id)
+    assert (record.texts, record.update_number, record.repetition_period, record.state) == (first, 0, 60, "stopped")
