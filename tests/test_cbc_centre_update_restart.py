@@ -34,7 +34,7 @@ def _received(sim, kind, count, timeout=5.0):
 
 
 def test_an_updated_warning_stays_updated_when_the_centre_restarts_and_a_later_update_builds_on_it(
-        db, admin, sims, network_peers, network):  # noqa: F811
+        db, admin, sims, network_peers, network, tmp_path):  # noqa: F811
     loop, _ = sims
     bscs, mme = network_peers
     with BroadcastCentre(db, timers=FAST, network=network, poll_interval=0.2):
@@ -78,6 +78,27 @@ def test_an_updated_warning_stays_updated_when_the_centre_restarts_and_a_later_u
         assert mme_replace.repetition_period == 30
     assert record.texts[0]["text"] == SOUTH
     assert (record.repetition_period, record.update_number, record.state) == (30, 2, "active")
+    _tshark_shows(tmp_path, [(again, SOUTH, 1, None), (rebooted, SOUTH, 1, None), (replace, SOUTH, 2, 1)])
+
+
+def _tshark_shows(tmp_path, expected):
+    """Wireshark, as an independent decoder, reads the WRITE-REPLACEs the BSCs got after the restart as
+    carrying the corrected text under the update number the database records (skipped without tshark)."""
+    from tests.test_cbsp_tshark import TEXT2PCAP, TSHARK, _serial, shown_fields, tcp_pdus
+
+    if TSHARK is None or TEXT2PCAP is None:
+        pytest.skip("tshark/text2pcap not installed (Debian package 'tshark', installed by scripts/bootstrap)")
+    protos = tcp_pdus([cbsp.encode(message) for message, *_ in expected], tmp_path)
+    for proto, (message, text, update_number, old_update_number) in zip(protos, expected):
+        fields = shown_fields(proto)
+        assert ("cbsp.cb_page_content", text) in fields
+        serial = message.new_serial_number
+        assert (serial.message_code, serial.update_number) == (7, update_number)
+        assert ("cbsp.new_serial_nr", _serial(serial)) in fields
+        old = [value for name, value in fields if name == "cbsp.old_serial_nr"]
+        assert old == ([] if old_update_number is None else [_serial(message.old_serial_number)])
+        if old_update_number is not None:
+            assert message.old_serial_number.update_number == old_update_number
 
 
 def test_an_update_the_engine_refuses_leaves_the_old_content_recorded(db, admin, network_peers, network):  # noqa: F811
