@@ -575,7 +575,7 @@ def _record_content(s, warning_id: int, content: WarningContent) -> None:
     warning.update_number = content.broadcasts[0].serial_number.update_number
     try:
         s.flush()
-    except DBAPIError as exc:  # the guard of 0013: only the system role (the centre) rewrites a message's warning
+    except DBAPIError as exc:  # the guard (0013, 0014): only the system role (the centre) rewrites a warning
         if getattr(exc.orig, "sqlstate", None) != "42501":
             raise
         raise BroadcastRefused(first_line(exc.orig, "Refused by the database").rstrip(".") + ".") from None
