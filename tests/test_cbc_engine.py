@@ -19,6 +19,7 @@ from omnidesk.cbc.engine import (
     WarningText,
 )
 from omnidesk.cbc.message_fsm import WarningState
+from omnidesk.cbc.period import repetition_period_from_seconds
 from omnidesk.cbc.peer_fsm import CellOutcome, PeerWarningState
 from omnidesk.cbc.simulator import BscSimulator, MmeSimulator, default_bsc_cells, default_mme_cells
 
@@ -211,6 +212,37 @@ def test_an_update_keeps_the_message_code_and_bumps_the_update_number(sims, cbc,
     requests = mme.received_of(sbcap.WriteReplaceWarningRequest)
     assert requests[1].serial_number.update_number == 0 and requests[0].serial_number.update_number == 15
     assert status.peers["bsc1"].state is status.peers["mme1"].state is PeerWarningState.ACTIVE
+
+
+def test_two_updates_asked_for_at_once_go_out_in_turn_each_building_on_the_one_before(sims, cbc):
+    loop, start = sims
+    bsc = connect_bsc(cbc, start, "bsc1")
+    warning_id = cbc.send_warning(presidential()).result(5).warning_id
+    # the second is asked for before the first went out: it must not be built on the original content
+    first = cbc.update_warning(warning_id, ["Evacuate SOUTH."])
+    second = cbc.update_warning(warning_id, repetition_period=30)
+    assert [b.text for b in second.content.broadcasts] == ["Evacuate SOUTH."]
+    assert second.content.broadcasts[0].serial_number.update_number == 2
+    first.result(5)
+    status = second.result(5)
+    assert status.update_number == 2
+    _, one, two = bsc.received_of(cbsp.WriteReplace)
+    assert (one.text, one.new_serial_number.update_number) == ("Evacuate SOUTH.", 1)
+    assert (two.text, two.old_serial_number.update_number, two.new_serial_number.update_number) == (
+        "Evacuate SOUTH.", 1, 2)
+    assert two.repetition_period == repetition_period_from_seconds(30)
+
+
+def test_an_update_asked_for_after_a_stop_is_refused_and_never_reaches_a_peer(sims, cbc):
+    loop, start = sims
+    bsc = connect_bsc(cbc, start, "bsc1")
+    warning_id = cbc.send_warning(presidential()).result(5).warning_id
+    stopping = cbc.stop_warning(warning_id)
+    with pytest.raises(CbcInputError, match="being stopped"):
+        cbc.update_warning(warning_id, ["Evacuate SOUTH."])
+    assert stopping.result(5).state is WarningState.STOPPED
+    time.sleep(0.2)
+    assert len(bsc.received_of(cbsp.WriteReplace)) == 1 and not bsc.installed
 
 
 def test_stop_kills_everywhere_and_records_broadcasts_completed(sims, cbc, network):

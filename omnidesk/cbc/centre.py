@@ -9,7 +9,13 @@ away with the process. It:
   restarts gets them again, an expired warning period stops them);
 - claims send / update / stop commands (LISTEN/NOTIFY on 'omnidesk_cbc', with a poll as a fallback)
   and hands them to the engine;
-- records link states, warning and per-peer states and per-cell results as the engine reports them.
+- records link states, warning and per-peer states and per-cell results as the engine reports them;
+- records an update's content (texts, parameters, update number) on the warning when the engine accepts it,
+  in the transaction that marks its command done. From that moment the engine broadcasts it (a peer that
+  restarts gets it, the next update builds on it), so a restarted centre must adopt exactly that: recorded
+  earlier, a refused update would be adopted; recorded when the peers answer, a restart in between would
+  adopt the old text under an update number the peers have already seen with the new one. An update the
+  engine refuses leaves the content as it was.
 
 All database work happens on one worker thread, never on the engine's event loop: engine callbacks only
 mark what changed. If the database goes away, the engine keeps its links and warnings; recording
@@ -38,8 +44,9 @@ from omnidesk.cbc.engine import (
     EventKind,
     PeerWarningStatus,
     UnknownWarningError,
+    UpdateOvertakenError,
 )
-from omnidesk.cbc.peer_fsm import CellOutcome, CellResult, PeerWarningState
+from omnidesk.cbc.peer_fsm import CellOutcome, CellResult, PeerWarningState, WarningContent
 from omnidesk.cbc.transport import MemoryNetwork
 from omnidesk.cbc.warning_json import update_from_json
 from omnidesk.db.notify import ChangeListener
@@ -79,7 +86,9 @@ class BroadcastCentre:
         self._peers_changed = True
         self._commands_waiting = True
         self._queue: list[store.Command] = []  # claimed, not yet handed to the engine
-        self._dispatched: set[int] = set()  # handed to the engine, not yet marked done
+        # handed to the engine, not yet marked done: command id -> (warning id, the content of an accepted update)
+        self._dispatched: dict[int, tuple[int, WarningContent | None]] = {}
+        self._overtaken: dict[int, WarningContent] = {}  # accepted updates that never went out: content to restore
         self._inflight = 0
         self._started_at = 0.0
         self.last_error = ""
@@ -174,10 +183,13 @@ class BroadcastCentre:
 
     def _sent(self, warning_id: int, future: Future, kind: str = "send") -> None:
         exc = future.exception()
+        overtaken = exc.previous if isinstance(exc, UpdateOvertakenError) else None
         if exc is not None and kind != "send":  # the warning itself stays as the engine has it
             log.error("cell broadcast centre: %s of warning %s failed: %s", kind, warning_id, exc)
             exc = None
         with self._mutex:
+            if overtaken is not None:  # the first one overtaken holds what the peers last had
+                self._overtaken.setdefault(warning_id, overtaken)
             self._inflight -= 1
             if exc is not None:
                 self._failed_sends[warning_id] = str(exc) if isinstance(exc, (CbcInputError, ConnectionError)) \
@@ -191,7 +203,7 @@ class BroadcastCentre:
         """Nothing waits to be sent or recorded (tests and the CLI wait for this)."""
         with self._mutex:
             return not (self._dirty_warnings or self._dirty_links or self._failed_sends or self._queue
-                        or self._inflight or self._commands_waiting)
+                        or self._inflight or self._commands_waiting or self._overtaken)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -243,11 +255,18 @@ class BroadcastCentre:
             links, self._dirty_links = self._dirty_links, {}
             warnings, self._dirty_warnings = self._dirty_warnings, set()
             failures, self._failed_sends = self._failed_sends, {}
+            # after the update it undoes is recorded (that waits in _dispatched if the database failed)
+            waiting = {w for w, _ in self._dispatched.values()}
+            overtaken = {w: c for w, c in self._overtaken.items() if w not in waiting}
+            for warning_id in overtaken:
+                del self._overtaken[warning_id]
         try:
             for name, (state, reason) in links.items():
                 store.record_link_state(self.db, name, state, reason)
             for warning_id, reason in failures.items():
                 store.record_failure(self.db, warning_id, reason)
+            for warning_id, content in overtaken.items():
+                store.record_content(self.db, warning_id, content)
             for warning_id in sorted(warnings):
                 try:
                     status = self.engine.status(warning_id)
@@ -261,6 +280,8 @@ class BroadcastCentre:
                 self._dirty_warnings |= warnings
                 for warning_id, reason in failures.items():
                     self._failed_sends.setdefault(warning_id, reason)
+                for warning_id, content in overtaken.items():
+                    self._overtaken.setdefault(warning_id, content)
             raise
 
     def _record_quietly(self, action: Callable[[], object]) -> None:
@@ -319,15 +340,21 @@ class BroadcastCentre:
     def _execute(self, command: store.Command) -> None:
         try:
             if command.id not in self._dispatched:  # not twice when only marking it done failed last round
-                self._dispatch(command)
-                self._dispatched.add(command.id)
-        except (CbcInputError, store.BroadcastRefused) as exc:
+                accepted = self._dispatch(command)
+                with self._mutex:
+                    self._dispatched[command.id] = (command.warning_id, accepted)
+        except (CbcInputError, store.BroadcastRefused) as exc:  # refused: the warning keeps what it had
             if command.kind == "send":
                 store.record_failure(self.db, command.warning_id, str(exc))
             store.finish_command(self.db, command.id, str(exc))
             return
-        store.finish_command(self.db, command.id)
-        self._dispatched.discard(command.id)
+        _, accepted = self._dispatched[command.id]
+        if accepted is not None:  # an update the engine took: the warning is that content from now on
+            store.record_update(self.db, command.id, command.warning_id, accepted)
+        else:
+            store.finish_command(self.db, command.id)
+        with self._mutex:
+            del self._dispatched[command.id]
 
     def _links_ready(self, command: store.Command) -> bool:
         """Just after start the links are still coming up: give the targeted peers `link_grace` seconds."""
@@ -338,7 +365,8 @@ class BroadcastCentre:
         names = request.targets.keys() if request.targets is not None else statuses.keys()
         return all(statuses[n].is_up for n in names if n in statuses)
 
-    def _dispatch(self, command: store.Command) -> None:
+    def _dispatch(self, command: store.Command) -> WarningContent | None:
+        """Hand a command to the engine (CbcInputError if it refuses); an accepted update's content."""
         engine = self.engine
         if command.kind == "send":
             request, _ = store.stored_request(self.db, command.warning_id, store.peer_configs(self.db))
@@ -354,8 +382,9 @@ class BroadcastCentre:
         if command.kind == "stop":
             self._track(command.warning_id, engine.stop_warning(command.warning_id), "stop")
             return
-        self._track(command.warning_id, engine.update_warning(command.warning_id, **update_from_json(command.payload)),
-                    "update")
+        future = engine.update_warning(command.warning_id, **update_from_json(command.payload))
+        self._track(command.warning_id, future, "update")
+        return future.content
 
     def _track(self, warning_id: int, future: Future, kind: str) -> None:
         with self._mutex:

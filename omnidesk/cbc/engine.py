@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CbcInputError", "UnknownPeerError", "UnknownWarningError", "NoPeerConnectedError", "TextTooLongError",
-    "MessageIdentifierError", "PeerConfig", "EngineTimers", "WarningText", "WarningRequest", "PeerStatus",
+    "MessageIdentifierError", "UpdateOvertakenError", "PeerConfig", "EngineTimers", "WarningText", "WarningRequest", "PeerStatus",
     "PeerWarningStatus", "WarningStatus", "EventKind", "CbcEvent", "BackgroundLoop", "CellBroadcastCentre",
     "check_message_identifier", "MESSAGE_IDENTIFIER_RANGES", "warning_content", "resolve_targets", "check_encodes",
     "check_warning",
@@ -102,6 +102,15 @@ class TextTooLongError(CbcInputError):
 
 class MessageIdentifierError(CbcInputError):
     pass
+
+
+class UpdateOvertakenError(CbcInputError):
+    """An update was accepted, but the warning ended (its warning period ran out) before the update could go
+    out: nothing was sent and the warning kept (and ended with) its previous content, `previous`."""
+
+    def __init__(self, message: str, previous: WarningContent):
+        super().__init__(message)
+        self.previous = previous
 
 
 # TS 23.041 §9.4.1.2.2 identifiers a warning may use: operator-defined CBS, PWS (ETWS, CMAS / EU-Alert,
@@ -490,6 +499,7 @@ class CellBroadcastCentre:
         self._listeners: dict[tuple, tuple[Listener, list[str]]] = {}
         self._warnings: dict[int, WarningMessage] = {}
         self._warning_ids = itertools.count(1)
+        self._updates_lock = threading.Lock()  # callers' threads: an update builds on the one accepted before
         self._subscribers: list[Callable[[CbcEvent], None]] = []
         self._subscribers_lock = threading.Lock()
         self._closed = False
@@ -793,42 +803,59 @@ class CellBroadcastCentre:
     def update_warning(self, warning_id: int, texts: Sequence[WarningText | str] | None = None, *,
                        repetition_period: int | None = None, number_of_broadcasts: int | None = None,
                        category: cbsp.Category | None = None) -> concurrent.futures.Future:
-        """Replace an active warning's content: same message code, update number + 1. Future -> WarningStatus."""
+        """Replace an active warning's content: same message code, update number + 1. Raises CbcInputError
+        (nothing changes) when the warning is ended or being stopped or the content is refused. Otherwise the
+        update is accepted: `future.content` (peer_fsm.WarningContent) is what the warning carries from now on,
+        on every peer and in every re-send whatever the peers answer, and the next update builds on it even if
+        this one has not gone out yet. Future -> WarningStatus; UpdateOvertakenError if the warning period ran
+        out before it went out (nothing sent)."""
         warning = self._warning(warning_id)
-        current = warning.content
-        if warning.state in FINAL:
-            raise CbcInputError(f"Warning {warning_id} is {warning.state.value}; send a new warning instead.")
-        first = current.broadcasts[0]
-        old_texts = [WarningText(b.text, b.language, b.message_identifier) for b in current.broadcasts]
-        if texts is not None and len(texts) == len(current.broadcasts):  # plain strings take the languages in order
-            new_texts = [WarningText(t, b.language) if isinstance(t, str) else t for t, b in zip(texts, current.broadcasts)]
-        elif texts is not None:
-            new_texts = [WarningText(t) if isinstance(t, str) else t for t in texts]
-        else:
-            new_texts = old_texts
-        if [t.language for t in new_texts if isinstance(t, WarningText)] != [b.language for b in current.broadcasts]:
-            raise CbcInputError("An update keeps the warning's languages ("
-                                + ", ".join(b.language or "(no language)" for b in current.broadcasts)
-                                + ", in that order); stop it and send a new warning to change them.")
-        new_texts = [WarningText(t.text, t.language, b.message_identifier) for t, b in zip(new_texts, current.broadcasts)]
-        request = WarningRequest(
-            first.message_identifier, first.serial_number.message_code, new_texts,
-            repetition_period if repetition_period is not None else current.repetition_period,
-            number_of_broadcasts if number_of_broadcasts is not None else current.number_of_broadcasts,
-            None, category if category is not None else current.category,
-            first.serial_number.geographical_scope)
-        content = warning_content(request, (first.serial_number.update_number + 1) % 16)
-        targets = {name: child.target for name, child in warning.children.items()}
-        check_encodes(content, targets, self.configs())
-        return self._submit(self._update(warning, content))
+        with self._updates_lock:
+            current = warning.latest
+            if warning.state in FINAL or warning.stopping:
+                state = warning.state.value if warning.state in FINAL else "being stopped"
+                raise CbcInputError(f"Warning {warning_id} is {state}; send a new warning instead.")
+            first = current.broadcasts[0]
+            old_texts = [WarningText(b.text, b.language, b.message_identifier) for b in current.broadcasts]
+            if texts is not None and len(texts) == len(current.broadcasts):  # plain strings take the languages in order
+                new_texts = [WarningText(t, b.language) if isinstance(t, str) else t
+                             for t, b in zip(texts, current.broadcasts)]
+            elif texts is not None:
+                new_texts = [WarningText(t) if isinstance(t, str) else t for t in texts]
+            else:
+                new_texts = old_texts
+            if [t.language for t in new_texts if isinstance(t, WarningText)] != [b.language for b in current.broadcasts]:
+                raise CbcInputError("An update keeps the warning's languages ("
+                                    + ", ".join(b.language or "(no language)" for b in current.broadcasts)
+                                    + ", in that order); stop it and send a new warning to change them.")
+            new_texts = [WarningText(t.text, t.language, b.message_identifier)
+                         for t, b in zip(new_texts, current.broadcasts)]
+            request = WarningRequest(
+                first.message_identifier, first.serial_number.message_code, new_texts,
+                repetition_period if repetition_period is not None else current.repetition_period,
+                number_of_broadcasts if number_of_broadcasts is not None else current.number_of_broadcasts,
+                None, category if category is not None else current.category,
+                first.serial_number.geographical_scope)
+            content = warning_content(request, (first.serial_number.update_number + 1) % 16)
+            targets = {name: child.target for name, child in warning.children.items()}
+            check_encodes(content, targets, self.configs())
+            warning.latest = content
+            future = self._submit(self._update(warning, content, current))
+        future.content = content  # type: ignore[attr-defined]
+        return future
 
-    async def _update(self, warning: WarningMessage, content: WarningContent) -> WarningStatus:
-        await warning.update(content)
+    async def _update(self, warning: WarningMessage, content: WarningContent,
+                      previous: WarningContent) -> WarningStatus:
+        if not await warning.update(content):
+            raise UpdateOvertakenError(f"Warning {warning.warning_id} {warning.state.value} before its update went "
+                                       "out; nothing was sent.", previous)
         return self._snapshot(warning)
 
     def stop_warning(self, warning_id: int) -> concurrent.futures.Future:
-        """Stop (KILL / Stop-Warning) on every peer. Future -> WarningStatus."""
+        """Stop (KILL / Stop-Warning) on every peer. Future -> WarningStatus. From now on no update is accepted."""
         warning = self._warning(warning_id)
+        with self._updates_lock:
+            warning.stopping = True
         return self._submit(self._stop(warning))
 
     async def _stop(self, warning: WarningMessage) -> WarningStatus:

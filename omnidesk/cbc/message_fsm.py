@@ -63,7 +63,9 @@ class WarningMessage:
     def __init__(self, warning_id: int, content: WarningContent, timeout: float,
                  on_change: Callable[[WarningMessage, WarningEvent, str], None]):
         self.warning_id = warning_id
-        self.content = content
+        self.content = content  # what the peers are asked to broadcast now
+        self.latest = content  # the last content accepted (CellBroadcastCentre.update_warning), maybe not yet sent
+        self.stopping = False  # a stop was asked for, or the warning period ran out: no more updates
         self.timeout = timeout
         self.children: dict[str, PeerWarning] = {}
         self.state = WarningState.INIT
@@ -133,14 +135,19 @@ class WarningMessage:
         else:
             self._move(WarningState.FAILED, event, self._summary())
 
-    async def update(self, content: WarningContent) -> None:
+    async def update(self, content: WarningContent) -> bool:
+        """Replace the content on every peer; False (nothing sent) if a stop ended the warning first."""
         async with self._lock:
+            if self.state in FINAL:
+                return False
             self.content = content
             answered = await self._run(WarningState.WAIT_REPLACE_ACK, WarningEvent.UPDATE,
                                        lambda c: c.replace(content), list(self.children.values()))
             self._after_write(answered)
+            return True
 
     async def stop(self, expired: bool = False) -> None:
+        self.stopping = True
         if self.expiry is not None:
             self.expiry.cancel()
             self.expiry = None

@@ -22,8 +22,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from omnidesk import activity
 from omnidesk.auth import Actor
+from omnidesk.cbc import cbsp
 from omnidesk.cbc.engine import CbcInputError, PeerConfig, WarningRequest, WarningStatus, check_warning
 from omnidesk.cbc.models import CbcCommand, CbcPeer, CbcWarning, CbcWarningCell, CbcWarningPeer
+from omnidesk.cbc.peer_fsm import WarningContent
 from omnidesk.cbc.period import RepetitionPeriodLayout
 from omnidesk.cbc.warning_json import request_from_json, request_to_json, update_from_json
 from omnidesk.db.models import StaffUser
@@ -506,8 +508,8 @@ def record_status(db, status: WarningStatus) -> None:
     """Store the engine's view of one warning: its state, each peer's state, each cell's result."""
     state = status.state.value
     with db.transaction() as s:
-        values: dict[str, Any] = {"state": state, "reason": status.reason[:4000],
-                                  "update_number": status.update_number}
+        # the update number is recorded with the content it numbers (record_update), never on its own
+        values: dict[str, Any] = {"state": state, "reason": status.reason[:4000]}
         if state not in ("queued", "init"):
             values["sent_at"] = func.coalesce(CbcWarning.sent_at, func.now())
         if state in FINAL_STATES:
@@ -536,6 +538,47 @@ def record_status(db, status: WarningStatus) -> None:
                       "broadcasts_completed": changed.broadcasts_completed, "updated_at": func.now()},
                 where=text("(cbc_warning_cell.outcome, cbc_warning_cell.cause, cbc_warning_cell.broadcasts_completed) "
                            "IS DISTINCT FROM (excluded.outcome, excluded.cause, excluded.broadcasts_completed)")))
+
+
+def record_update(db, command_id: int, warning_id: int, content: WarningContent) -> None:
+    """The engine accepted the update command `command_id`: from now on the warning is `content` (texts,
+    parameters, update number) on every peer and in every re-send. Recorded with the command done, in one
+    transaction, so a restarted centre adopts (and a later update builds on) what the peers broadcast; an
+    update the centre never marked done is run again by the next centre, from the content recorded before."""
+    with db.transaction() as s:
+        _record_content(s, warning_id, content)
+        s.execute(update(CbcCommand).where(CbcCommand.id == command_id).values(done_at=func.now(), error=None))
+
+
+def record_content(db, warning_id: int, content: WarningContent) -> None:
+    """An accepted update never went out (the warning ended first): the warning's previous content again."""
+    with db.transaction() as s:
+        _record_content(s, warning_id, content)
+
+
+def _record_content(s, warning_id: int, content: WarningContent) -> None:
+    warning = _locked_warning(s, warning_id)
+    stored = list(warning.texts)
+    texts = []
+    for index, broadcast in enumerate(content.broadcasts):
+        before = stored[index] if index < len(stored) else {}
+        if before.get("language") == broadcast.language:  # as the operator gave it (null = the warning's)
+            identifier = before.get("message_identifier")
+        else:
+            identifier = None if broadcast.message_identifier == warning.message_identifier \
+                else broadcast.message_identifier
+        texts.append({"language": broadcast.language, "text": broadcast.text, "message_identifier": identifier})
+    warning.texts = texts
+    warning.repetition_period = content.repetition_period
+    warning.number_of_broadcasts = content.number_of_broadcasts
+    warning.category = cbsp.Category(content.category).name.lower().replace("_", "-")
+    warning.update_number = content.broadcasts[0].serial_number.update_number
+    try:
+        s.flush()
+    except DBAPIError as exc:  # the guard (0013, 0014): only the system role (the centre) rewrites a warning
+        if getattr(exc.orig, "sqlstate", None) != "42501":
+            raise
+        raise BroadcastRefused(first_line(exc.orig, "Refused by the database").rstrip(".") + ".") from None
 
 
 def record_failure(db, warning_id: int, reason: str) -> None:
