@@ -19,17 +19,11 @@ from omnidesk.provisioning import service as prov
 from omnidesk.provisioning.desktop_runner import DesktopRunner, RunnerSettings
 from tests.cli_helpers import run
 from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim, new_children_left
+from tests.provision_helpers import (  # noqa: F401 — fixture: every process ended
+    customer, item_state, mobile_product, no_process_left_behind, point_at, sim,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def no_process_left_behind():
-    """Every test here ends with no process of its own still running (workers, ansible, sleeps)."""
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    yield
-    assert new_children_left(before) == []
 
 
 @pytest.fixture

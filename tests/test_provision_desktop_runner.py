@@ -6,28 +6,13 @@ from __future__ import annotations
 import threading
 
 import psutil
-import pytest
 
 from omnidesk.provisioning import service as prov
 from omnidesk.provisioning.desktop_runner import DesktopRunner, RunnerSettings
 from security_helpers import signed_in
-from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, new_children_left, point_at, sim
-
-
-@pytest.fixture(autouse=True)
-def no_process_left_behind():
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    yield
-    assert new_children_left(before) == []
-
-
-@pytest.fixture
-def ocs(db, admin):
-    fake = FakeOcs().start()
-    point_at(db, admin, fake)
-    yield fake
-    fake.stop()
+from tests.provision_helpers import (  # noqa: F401 — fixtures: every process ended, a loopback OCS/HSS
+    customer, item_state, mobile_product, no_process_left_behind, ocs, sim,
+)
 
 
 def _follow(db, job_id):

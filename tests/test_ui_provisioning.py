@@ -17,8 +17,7 @@ from omnidesk.ui.app import apply_stylesheet
 from omnidesk.ui.provisioning import runner as desktop
 from omnidesk.ui.provisioning.jobs import ProvisioningJobsView
 from omnidesk.ui.provisioning.wizard import AddServiceWizard
-from tests.ocs_fake import FakeOcs
-from tests.provision_helpers import customer, item_state, mobile_product, point_at, sim, new_children_left
+from tests.provision_helpers import customer, item_state, mobile_product, new_children_left, ocs, sim  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -42,14 +41,6 @@ def settled(db, qtbot):
     for widget in QApplication.topLevelWidgets():
         if isinstance(widget, QMessageBox):
             widget.close()
-
-
-@pytest.fixture
-def ocs(db, admin):
-    fake = FakeOcs().start()
-    point_at(db, admin, fake)
-    yield fake
-    fake.stop()
 
 
 def _picture(widget, name: str) -> None:
