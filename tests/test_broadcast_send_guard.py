@@ -202,3 +202,30 @@ def test_a_stop_of_a_transmitted_message_still_works_for_its_stopper(db, admin):
     assert stopped.status == "cancelled"
     with db.read() as s:
         assert s.execute(text("SELECT kind FROM cbc_command ORDER BY id")).scalars().all() == ["send", "stop"]
+
+
+def test_the_migration_downgrades_to_0014_and_upgrades_again(db, admin):
+    from alembic import command
+
+    from omnidesk.db.engine import alembic_config
+
+    def guards() -> set[str]:
+        with db.read() as s:
+            return set(s.scalars(text("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'broadcast_%' "
+                                      "AND tgrelid IN ('cbc_warning'::regclass, 'cbc_command'::regclass)")))
+
+    ours = {"broadcast_send_check_warning", "broadcast_send_check_command", "broadcast_command_change_guard",
+            "broadcast_warning_state_guard"}
+    assert ours <= guards()
+    cfg = alembic_config(db.url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0014")
+    assert not ours & guards() and "broadcast_command_guard" in guards()
+    with db.read() as s:  # 0013's command guard is back as it was
+        assert "not (yet) a broadcast message's" in s.scalar(text(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'omnidesk_broadcast_command_guard'"))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    assert ours <= guards()
