@@ -180,6 +180,8 @@ def test_staff_update_stop_only_broadcast_messages_warnings_and_never_revive_a_w
         with pytest.raises(psycopg.errors.InsufficientPrivilege,
                            match=f"Warning #{console} is stopped: a staff login can only record it as stopped"):
             conn.execute("UPDATE cbc_warning SET state = 'active' WHERE id = %s", [console])
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="when it was created and sent"):
+            conn.execute("UPDATE cbc_warning SET sent_at = now() + interval '1 day' WHERE id = %s", [console])
     with db.read() as s:
         assert s.execute(text("SELECT kind, done_at IS NOT NULL FROM cbc_command")).all() == [("stop", True)]
         assert s.scalar(text("SELECT state FROM cbc_warning")) == "stopped"
@@ -229,3 +231,19 @@ def test_the_migration_downgrades_to_0014_and_upgrades_again(db, admin):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     assert ours <= guards()
+
+
+def test_the_engine_api_tells_a_staff_login_why_a_console_send_or_stop_is_refused(db, admin):
+    carol, _ = signed_in(db, admin, "carol", ["Broadcast Creator"])
+    store.add_peer(db, admin, name="bsc1", protocol="cbsp", port=1)
+    warning = {"message_identifier": 4370, "repetition_period": 60, "texts": FLOOD_TEXT}
+    with pytest.raises(store.BroadcastRefused, match=r"Warning #\d+ is not the transmission of an approved broadcast "
+                                                     r"message.*Nothing was sent\.$"):
+        store.submit_warning(carol.db, carol.actor, warning, require_centre=False)
+    assert _counts(db) == (0, 0)
+    console = store.submit_warning(db, admin, warning, require_centre=False)  # the owner's console sends it
+    with pytest.raises(store.BroadcastRefused, match=f"Warning #{console.id} is not a broadcast message you may stop"):
+        with db.transaction() as s:  # a running centre, so the stop is a command
+            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": store.CENTRE_LOCK_KEY})
+            store.request_stop(carol.db, carol.actor, console.id)
+    assert store.request_stop(db, admin, console.id).state == "stopped"  # queued, no centre: withdrawn

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -263,9 +264,21 @@ def submit_warning(db, actor: Actor, data: Mapping[str, Any], *, require_centre:
     if require_centre:
         require_running_centre(db)
     peers = peer_configs(db)
-    with db.transaction() as s:
+    with _database_refusals(), db.transaction() as s:
         warning_id = queue_warning(s, actor, data, peers).id
     return get_warning(db, actor, warning_id)
+
+
+@contextmanager
+def _database_refusals() -> Iterator[None]:
+    """The database's refusals of a staff login (42501: a send that is not an approved broadcast message's,
+    migration 0016; an update or stop of a warning that is not theirs) as BroadcastRefused."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "42501":
+            raise
+        raise BroadcastRefused(first_line(exc.orig, "Refused by the database").rstrip(".") + ". Nothing was sent.") from None
 
 
 def queue_warning(s, actor: Actor, data: Mapping[str, Any], peers: Mapping[str, PeerConfig]) -> CbcWarning:
@@ -376,7 +389,7 @@ def request_stop(db, actor: Actor, warning_id: int) -> WarningRecord:
     """Ask the centre to stop a warning on every peer (KILL / Stop-Warning). A warning still queued is
     withdrawn at once."""
     actor.require("delete_cbc_message", "stop cell broadcast warnings")
-    with db.transaction() as s:
+    with _database_refusals(), db.transaction() as s:
         warning = _locked_warning(s, warning_id)
         if warning.state in FINAL_STATES:
             raise BroadcastRefused(f"Warning #{warning_id} is already {warning.state}.")

@@ -23,7 +23,8 @@
 --     the claimed approved request; stops for holders of delete_cbc_message); console warnings are the
 --     console's;
 --   * a staff login may no longer rewrite a queued command (only withdraw it: done_at and error), nor move a
---     warning to any state but 'stopped' (a restarted centre adopts every sent, unstopped warning).
+--     warning to any state but 'stopped' or change its sent_at / creator (a restarted centre adopts every
+--     sent, unstopped warning for the rest of its warning period).
 --
 -- Error codes as in broadcast_0009.sql.
 
@@ -137,15 +138,22 @@ BEGIN
     RETURN NEW;
 END $$;
 
--- A restarted centre adopts every sent warning that is not stopped: a staff login records a warning as
--- stopped, never moves it to another state.
+-- A restarted centre adopts every sent warning that is not stopped, for what is left of its warning period
+-- since sent_at: a staff login records a warning as stopped (state, reason, finished_at), never moves it to
+-- another state nor changes when it was sent or by whom (what it says is 0014's guard).
 CREATE FUNCTION omnidesk_broadcast_warning_state_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
-    IF NEW.state IS DISTINCT FROM OLD.state AND NOT omnidesk_is_system()
-       AND NOT (NEW.state = 'stopped' AND OLD.state NOT IN ('stopped', 'expired')) THEN
+    IF omnidesk_is_system() THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.state IS DISTINCT FROM OLD.state AND NOT (NEW.state = 'stopped' AND OLD.state NOT IN ('stopped', 'expired')) THEN
         RAISE EXCEPTION 'Warning #% is %: a staff login can only record it as stopped; the cell broadcast centre sets its other states',
             OLD.id, OLD.state USING ERRCODE = '42501';
+    END IF;
+    IF (NEW.id, NEW.created_by, NEW.created_at, NEW.sent_at) IS DISTINCT FROM (OLD.id, OLD.created_by, OLD.created_at, OLD.sent_at) THEN
+        RAISE EXCEPTION 'Warning #%: who created it and when it was created and sent are the cell broadcast centre''s record',
+            OLD.id USING ERRCODE = '42501';
     END IF;
     RETURN NEW;
 END $$;
@@ -157,5 +165,5 @@ CREATE CONSTRAINT TRIGGER broadcast_send_check_command AFTER INSERT ON cbc_comma
     EXECUTE FUNCTION omnidesk_broadcast_send_check('warning_id');
 CREATE TRIGGER broadcast_command_change_guard BEFORE UPDATE ON cbc_command
     FOR EACH ROW EXECUTE FUNCTION omnidesk_broadcast_command_change_guard();
-CREATE TRIGGER broadcast_warning_state_guard BEFORE UPDATE OF state ON cbc_warning
+CREATE TRIGGER broadcast_warning_state_guard BEFORE UPDATE ON cbc_warning
     FOR EACH ROW EXECUTE FUNCTION omnidesk_broadcast_warning_state_guard();
