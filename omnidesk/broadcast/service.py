@@ -673,7 +673,10 @@ def release_transmit_claim(db, actor: Actor, message_id: int) -> Message:
 
 
 def transmit(db, actor: Actor, message_id: int, *, require_centre: bool = True) -> Message:
-    """Hand an approved message to the CBC engine. Claimed first, so two workstations never send it twice."""
+    """Hand an approved message to the CBC engine. One transaction claims the message (locked, so two
+    workstations never send it twice), queues its warning and send command, and makes it active: a failure
+    anywhere leaves it approved with nothing sent. The database checks at commit that the warning says what
+    was approved (migration 0016)."""
     actor.require("create_cbc_message", "transmit cell broadcasts")
     with _refusals(), db.transaction() as s:
         m = s.get(BroadcastMessage, message_id, with_for_update=True)
@@ -683,18 +686,14 @@ def transmit(db, actor: Actor, message_id: int, *, require_centre: bool = True) 
             raise ApprovalRefused(f"Message #{message_id} is {m.status.replace('_', ' ')}; only an approved message "
                                   "is transmitted." + (" It waits for a second user's approval."
                                                        if m.status == "pending_approval" else ""))
-        if m.transmit_claimed_at is not None:
+        if m.transmit_claimed_at is not None:  # left by a workstation of an earlier version that died midway
             raise ApprovalRefused(_claimed(message_id, m.transmit_claimed_at, s.scalar(select(func.now()))))
+        if require_centre:
+            cbc_store.require_running_centre(db)
         m.transmit_claimed_at = func.now()
+        s.flush()
         data = _warning_json(m)
-    try:
-        warning = cbc_store.submit_warning(db, actor, data, require_centre=require_centre)
-    except BaseException:
-        with db.transaction() as s:
-            s.execute(text("UPDATE broadcast_message SET transmit_claimed_at = NULL WHERE id = :i"), {"i": message_id})
-        raise
-    with _refusals(), db.transaction() as s:
-        m = s.get(BroadcastMessage, message_id, with_for_update=True)
+        warning = cbc_store.queue_warning(s, actor, data, cbc_store.peer_configs(db))
         m.status, m.warning_id, m.transmitted_at = "active", warning.id, func.now()
         _event(s, actor, message_id, "transmitted",
                {"warning_id": warning.id, "message_code": warning.message_code,

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -248,7 +249,8 @@ def centre_running(db) -> bool:
             "AND ((classid::bigint << 32) | objid::bigint) = :key)"), {"key": CENTRE_LOCK_KEY}))
 
 
-def _require_centre(db) -> None:
+def require_running_centre(db) -> None:
+    """BroadcastRefused unless a centre runs for this database (nothing would go out)."""
     if not centre_running(db):
         raise BroadcastRefused("No cell broadcast centre is running for this database, so nothing would go out: "
                                "start one with `omnidesk cbc serve` (or `omnidesk cbc simulate` for a demo network). "
@@ -260,42 +262,63 @@ def submit_warning(db, actor: Actor, data: Mapping[str, Any], *, require_centre:
     Bad input raises BroadcastRefused / NotFound naming the problem; nothing is stored or sent."""
     actor.require("create_cbc_message", "send cell broadcast warnings")
     if require_centre:
-        _require_centre(db)
+        require_running_centre(db)
     peers = peer_configs(db)
-    with db.transaction() as s:
-        try:
-            request = request_from_json(dict(data), peers, message_code=0)
-        except CbcInputError as exc:
-            raise BroadcastRefused(str(exc)) from None
-        # one sender at a time per message identifier, so two never take the same message code
-        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x0CBC_0000_0000 + request.message_identifier})
-        code = _message_code(s, request, "message_code" in data)
-        request = WarningRequest(request.message_identifier, code, request.texts, request.repetition_period,
-                                 request.number_of_broadcasts, request.warning_period, request.category,
-                                 request.geographical_scope, request.update_number, request.targets)
-        try:
-            check_warning(request, peers)
-        except CbcInputError as exc:
-            raise BroadcastRefused(str(exc)) from None
-        stored = request_to_json(request, peers)
-        warning = CbcWarning(
-            message_identifier=request.message_identifier, message_code=code,
-            geographical_scope=int(request.geographical_scope), update_number=request.update_number,
-            category=stored["category"].lower().replace("_", "-"), repetition_period=request.repetition_period,
-            number_of_broadcasts=request.number_of_broadcasts,
-            warning_period=None if request.warning_period is None else int(round(request.warning_period)),
-            texts=stored["texts"], targets=stored["targets"], state="queued", created_by=actor.user_id)
-        s.add(warning)
-        s.flush()
-        s.add(CbcCommand(warning_id=warning.id, kind="send", requested_by=actor.user_id))
-        languages = ", ".join(t["language"] or "-" for t in stored["texts"])
-        activity.record(s, actor, action="cbc_warning_sent", entity_type="cbc_warning", entity_id=warning.id,
-                        summary=f"Sent warning #{warning.id}: message identifier {request.message_identifier}, "
-                                f"code {code}, {languages}, to "
-                                + ("every connected peer" if request.targets is None
-                                   else ", ".join(sorted(request.targets))))
-        warning_id = warning.id
+    with _database_refusals(), db.transaction() as s:
+        warning_id = queue_warning(s, actor, data, peers).id
     return get_warning(db, actor, warning_id)
+
+
+@contextmanager
+def _database_refusals() -> Iterator[None]:
+    """The database's refusals of a staff login (42501: a send that is not an approved broadcast message's,
+    migration 0016; an update or stop of a warning that is not theirs) as BroadcastRefused."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "42501":
+            raise
+        raise BroadcastRefused(first_line(exc.orig, "Refused by the database").rstrip(".") + ". Nothing was sent.") from None
+
+
+def queue_warning(s, actor: Actor, data: Mapping[str, Any], peers: Mapping[str, PeerConfig]) -> CbcWarning:
+    """submit_warning's work inside the caller's transaction (session s): the warning row and its send
+    command, flushed, not committed. broadcast.service.transmit activates its message in the same
+    transaction, as the database requires of a staff login (migration 0016)."""
+    actor.require("create_cbc_message", "send cell broadcast warnings")
+    try:
+        request = request_from_json(dict(data), peers, message_code=0)
+    except CbcInputError as exc:
+        raise BroadcastRefused(str(exc)) from None
+    # one sender at a time per message identifier, so two never take the same message code
+    s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x0CBC_0000_0000 + request.message_identifier})
+    code = _message_code(s, request, "message_code" in data)
+    request = WarningRequest(request.message_identifier, code, request.texts, request.repetition_period,
+                             request.number_of_broadcasts, request.warning_period, request.category,
+                             request.geographical_scope, request.update_number, request.targets)
+    try:
+        check_warning(request, peers)
+    except CbcInputError as exc:
+        raise BroadcastRefused(str(exc)) from None
+    stored = request_to_json(request, peers)
+    warning = CbcWarning(
+        message_identifier=request.message_identifier, message_code=code,
+        geographical_scope=int(request.geographical_scope), update_number=request.update_number,
+        category=stored["category"].lower().replace("_", "-"), repetition_period=request.repetition_period,
+        number_of_broadcasts=request.number_of_broadcasts,
+        warning_period=None if request.warning_period is None else int(round(request.warning_period)),
+        texts=stored["texts"], targets=stored["targets"], state="queued", created_by=actor.user_id)
+    s.add(warning)
+    s.flush()
+    s.add(CbcCommand(warning_id=warning.id, kind="send", requested_by=actor.user_id))
+    languages = ", ".join(t["language"] or "-" for t in stored["texts"])
+    activity.record(s, actor, action="cbc_warning_sent", entity_type="cbc_warning", entity_id=warning.id,
+                    summary=f"Sent warning #{warning.id}: message identifier {request.message_identifier}, "
+                            f"code {code}, {languages}, to "
+                            + ("every connected peer" if request.targets is None
+                               else ", ".join(sorted(request.targets))))
+    s.flush()
+    return warning
 
 
 def _message_code(s, request: WarningRequest, given: bool) -> int:
@@ -331,7 +354,7 @@ def request_update(db, actor: Actor, warning_id: int, changes: Mapping[str, Any]
         update_from_json(dict(changes))
     except CbcInputError as exc:
         raise BroadcastRefused(str(exc)) from None
-    _require_centre(db)
+    require_running_centre(db)
     peers = peer_configs(db)
     with db.transaction() as s:
         warning = _locked_warning(s, warning_id)
@@ -366,7 +389,7 @@ def request_stop(db, actor: Actor, warning_id: int) -> WarningRecord:
     """Ask the centre to stop a warning on every peer (KILL / Stop-Warning). A warning still queued is
     withdrawn at once."""
     actor.require("delete_cbc_message", "stop cell broadcast warnings")
-    with db.transaction() as s:
+    with _database_refusals(), db.transaction() as s:
         warning = _locked_warning(s, warning_id)
         if warning.state in FINAL_STATES:
             raise BroadcastRefused(f"Warning #{warning_id} is already {warning.state}.")
@@ -375,7 +398,7 @@ def request_stop(db, actor: Actor, warning_id: int) -> WarningRecord:
                       .values(done_at=func.now(), error="withdrawn before it was sent"))
             warning.state, warning.reason, warning.finished_at = "stopped", "withdrawn before it was sent", func.now()
         else:
-            _require_centre(db)
+            require_running_centre(db)
             s.add(CbcCommand(warning_id=warning_id, kind="stop", requested_by=actor.user_id))
         activity.record(s, actor, action="cbc_warning_stop", entity_type="cbc_warning", entity_id=warning_id,
                         summary=f"Stopped warning #{warning_id}")
