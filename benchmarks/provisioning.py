@@ -150,7 +150,6 @@ def gui_run(db, admin, customer_id: int, product_id: int, args, *, worker_proces
 
     meter = QTimer(interval=5)
     meter.timeout.connect(tick)
-    meter.start()
     t0 = time.monotonic()
     if worker_process:
         # What the desktop does: the jobs run in its runner process (a child at a lower priority);
@@ -170,6 +169,9 @@ def gui_run(db, admin, customer_id: int, product_id: int, args, *, worker_proces
                              hooks=prov.Hooks(on_event=[on_event]), stop_when_idle=True)
         worker.start()
         running = lambda: worker.running  # noqa: E731
+    # The app does this setup on worker threads; here it ran before the loop: the measuring starts now.
+    last[0] = clock.nsecsElapsed()
+    meter.start()
     watcher = QTimer(interval=100)
     finished_at: list[float] = []
 
