@@ -160,7 +160,9 @@ def test_ctrl_c_during_run_wait_stops_the_run_and_rolls_it_back(env, admin, ocs,
     environ = {**os.environ, "OMNIDESK_PLAYBOOKS_DIR": str(plays), "PYTHONPATH": str(ROOT)}
     cli = subprocess.Popen([sys.executable, "-m", "omnidesk", "provision", "run", "--customer", str(c.id), "--product",
                             str(product.id), "--inventory", f"SIM Card={card.id}", "--wait"],
-                           env=environ, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           env=environ, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           # a shell's background job (CI's) starts with Ctrl-C ignored; a terminal's has it
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         sleepers = []
