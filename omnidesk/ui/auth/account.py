@@ -47,13 +47,14 @@ class _CodeProofDialog(QDialog):
     reused or malformed code) shows under the field and the dialog stays open.
     """
 
+    succeeded = Signal(object)  # what the action returned, just before the dialog closes
+
     object_name = title = explanation = action_label = done_message = ""
     danger = False  # the action button in red
 
     def __init__(self, session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
-        self.result_value = None
         self.setObjectName(self.object_name)
         self.setWindowTitle(self.title)
         self.setMinimumWidth(440)
@@ -72,15 +73,16 @@ class _CodeProofDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
 
-    def action(self, session, code: str):  # on the worker, with plain values only
+    @staticmethod
+    def action(session, code: str):  # on the worker, with plain values only (no widget)
         raise NotImplementedError
 
     def submit(self) -> None:
-        code, session, action = self.code.text(), self.session, self.action
+        code, session, action = self.code.text(), self.session, type(self).action
         self.setEnabled(False)
 
         def done(result):
-            self.result_value = result
+            self.succeeded.emit(result)
             self.accept()
 
         def failed(exc):
@@ -112,7 +114,8 @@ class DisableTwoFactorDialog(_CodeProofDialog):
         super().__init__(session, parent)
         self.turn_off = self.action_button
 
-    def action(self, session, code: str):
+    @staticmethod
+    def action(session, code: str):
         return session.disable_two_factor(code)
 
 
@@ -126,7 +129,8 @@ class NewBackupCodesDialog(_CodeProofDialog):
     action_label = "Make new codes"
     done_message = "New backup codes made; the old ones no longer work"
 
-    def action(self, session, code: str):
+    @staticmethod
+    def action(session, code: str):
         return session.regenerate_backup_codes(code)
 
 
@@ -181,11 +185,8 @@ class AccountMenu(QMenu):
         """Asks for a current code first; the new codes are shown once the database accepted it."""
         session, parent = self.session, self.parentWidget()
         dialog = NewBackupCodesDialog(session, parent)
-
-        def show():
-            BackupCodesDialog(session.username, dialog.result_value, parent).open()
-
-        dialog.accepted.connect(show)
+        # The codes come with the signal: the slot holds no reference to the dialog it is connected to.
+        dialog.succeeded.connect(lambda codes: BackupCodesDialog(session.username, codes, parent).open())
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
