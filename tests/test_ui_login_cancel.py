@@ -113,8 +113,6 @@ def test_quit_while_the_code_is_checked_signs_nobody_in_and_ends_the_session(qtb
 
 def test_quit_while_the_password_is_checked_goes_no_further(qtbot, db, admin, monkeypatch):
     helpers.make_user(db, admin, "mona", ["Support"])  # password only: the next step would sign in at once
-    gate = Gate(monkeypatch, auth_session.StaffLogin, "refresh")  # unused; the password step is sign_in
-    del gate
     entered, released = threading.Event(), threading.Event()
     real_sign_in = auth_session.sign_in
 

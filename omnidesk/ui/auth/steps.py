@@ -54,10 +54,6 @@ class CancellableSteps:
         self._cancelled: threading.Event | None = None  # the step in flight's flag
         self._callbacks: tuple | None = None  # its (on_done, on_failed), on the GUI thread only
 
-    @property
-    def in_flight(self) -> bool:
-        return self._cancelled is not None
-
     def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None], on_failed: Callable[[Exception], None],
             *, keep: Any = None) -> None:
         """Run `fn` on a worker; `on_done(result)` or `on_failed(exc)` on the GUI thread unless cancelled.
