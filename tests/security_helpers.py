@@ -50,6 +50,16 @@ def signed_in(db, admin, username: str, roles: list[str]):
     return session, enrolment
 
 
+def user_manager(db, admin, username: str = "pat"):
+    """A StaffSession of a user manager who is no administrator (role People: manage_users only, no 2FA)."""
+    users.create_role(db, admin, "People", permissions=["manage_users"])
+    password = make_user(db, admin, username, ["Support"])
+    with db.transaction() as s:  # only an admin may give a role carrying manage_users: the owner is one
+        s.execute(text("INSERT INTO user_role SELECT u.id, r.id FROM staff_user u, role r "
+                       "WHERE u.username = :u AND r.name = 'People'"), {"u": username})
+    return auth_session.sign_in(url(db), username, password, role_suffix=suffix(db)).without_second_factor()
+
+
 def set_clock(db, offset_sql: str) -> None:
     """Move the database's clock for the security functions (owner only), e.g. "interval '31 minutes'"."""
     with db.transaction() as s:

@@ -17,7 +17,7 @@ from omnidesk.auth import totp
 from omnidesk.auth.session import WrongCode
 from omnidesk.ui import inspection
 from omnidesk.ui.app import apply_stylesheet
-from omnidesk.ui.auth.account import AccountMenu, BackupCodesDialog, DisableTwoFactorDialog
+from omnidesk.ui.auth.account import AccountMenu, BackupCodesDialog, DisableTwoFactorDialog, NewBackupCodesDialog
 from omnidesk.ui.auth.login import LoginDialog
 from omnidesk.ui.main_window import MainWindow
 from tests import security_helpers as helpers
@@ -33,7 +33,7 @@ def settled(db, qtbot):
     for widget in QApplication.topLevelWidgets():
         if isinstance(widget, MainWindow):
             widget.shutdown()
-        if isinstance(widget, (QMessageBox, MainWindow, LoginDialog, QWizard, BackupCodesDialog)):
+        if isinstance(widget, (QMessageBox, MainWindow, LoginDialog, QWizard, BackupCodesDialog, NewBackupCodesDialog)):
             widget.close()
     keyring.set_keyring(before)
 
@@ -151,6 +151,11 @@ def test_an_administrator_without_2fa_is_taken_through_the_wizard_before_the_mai
     login.abandon()
 
 
+def top(kind):
+    found = [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
+    return found[-1] if found else None
+
+
 def menu_for(qtbot, session) -> tuple[MainWindow, AccountMenu]:
     window = MainWindow()
     qtbot.addWidget(window)
@@ -167,9 +172,23 @@ def test_my_account_makes_new_backup_codes_and_the_old_ones_stop_working(qtbot, 
     assert not menu.turn_off.isEnabled(), "an administrator's roles require two-factor"
     assert menu.turn_off.toolTip() == "Your roles require two-factor authentication"
 
+    # First a code from the app: an unlocked desk alone must not be enough to mint new codes.
     menu.new_codes.trigger()
-    qtbot.waitUntil(lambda: any(isinstance(w, BackupCodesDialog) and w.isVisible()
-                                for w in QApplication.topLevelWidgets()), timeout=10_000)
+    qtbot.waitUntil(lambda: top(NewBackupCodesDialog) is not None, timeout=10_000)
+    ask = top(NewBackupCodesDialog)
+    app = pyotp.TOTP(enrolment.secret)
+    near = {app.at(time.time() + 30 * k) for k in range(-2, 3)}
+    ask.code.setText(next(c for c in ("000000", "111111", "222222") if c not in near))
+    ask.action_button.click()
+    qtbot.waitUntil(lambda: ask.message.isVisibleTo(ask), timeout=10_000)
+    assert ask.message.text().startswith("Wrong code; no new backup codes were made. 4 more tries")
+    assert ask.isVisible() and ask.code.text() == "" and top(BackupCodesDialog) is None
+    inspection.grab(ask, "account-new-backup-codes-ask")
+    login = auth_session.sign_in(helpers.url(db), "heidi", helpers.NEW_PASSWORD, role_suffix=helpers.suffix(db))
+    login.verify(enrolment.backup_codes[1]).sign_out()  # the old codes still work: nothing was issued
+    ask.code.setText(app.at(time.time() + 30))
+    ask.action_button.click()
+    qtbot.waitUntil(lambda: top(BackupCodesDialog) is not None, timeout=10_000)
     dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, BackupCodesDialog) and w.isVisible())
     new_codes = dialog.codes.codes
     assert len(new_codes) == 10 and set(new_codes).isdisjoint(enrolment.backup_codes)

@@ -184,10 +184,17 @@ class StaffSession:
             raise WrongCode(result.get("message", "Wrong code.").rstrip(".") + ".")
         return self
 
-    def regenerate_backup_codes(self) -> tuple[str, ...]:
-        """10 new backup codes (returned once); the old ones stop working."""
+    def regenerate_backup_codes(self, code: str) -> tuple[str, ...]:
+        """10 new backup codes (returned once), proved by a current code from the authenticator app;
+        the old ones stop working. The database checks the code (once only, counted towards the lock)."""
+        if totp.code_kind(code) != "totp":
+            raise NotACode("Enter the 6 digits your authenticator app shows now.")
         codes = tuple(totp.new_backup_codes())
-        call(self.db, "SELECT omnidesk_regenerate_backup_codes(:b)", {"b": list(codes)})
+        result = call(self.db, "SELECT omnidesk_regenerate_backup_codes(:c, :b)", {"c": code, "b": list(codes)})
+        result = result if isinstance(result, dict) else json.loads(result)
+        if not result.get("ok"):
+            raise WrongCode(result.get("message", "Wrong code.").rstrip(".") + ".",
+                            attempts_left=result.get("attempts_left"), locked=result.get("error") == "locked")
         return codes
 
     def disable_two_factor(self, code: str) -> None:

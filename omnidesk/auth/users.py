@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from omnidesk import activity
@@ -114,6 +114,22 @@ def update_user(db, actor: Actor, username: str, *, full_name: str | None = None
     return get_user(db, actor, username)
 
 
+def save_user(db, actor: Actor, username: str, *, full_name: str | None = None, email: str | None = None,
+              roles: list[str] | tuple[str, ...]) -> UserView:
+    """The user dialog's Save: name, e-mail and exactly `roles`, in one transaction.
+
+    All or nothing: when the database refuses a role change (only an administrator gives Admin, nobody
+    changes their own roles), the new name and e-mail are not kept either.
+    """
+    _refuse_unless(actor, "edit staff users")
+    if email and "@" not in email:
+        raise ValidationError({"email": f"{email!r} is not an e-mail address."})
+    with _guarded(db) as s:
+        s.execute(text("SELECT omnidesk_update_user(:u, :n, :e)"), {"u": username, "n": full_name, "e": email})
+        _set_roles(s, username, roles)
+    return get_user(db, actor, username)
+
+
 def reset_password(db, actor: Actor, username: str) -> str:
     """A new 12-character temporary password for `username` (shown once); their sessions end."""
     _refuse_unless(actor, "reset passwords")
@@ -141,16 +157,20 @@ def set_user_roles(db, actor: Actor, username: str, roles: list[str] | tuple[str
     """Make `username` hold exactly `roles` (names, case-insensitive)."""
     _refuse_unless(actor, "change the roles of staff users")
     with _guarded(db) as s:
-        user = s.scalar(select(StaffUser).where(func.lower(StaffUser.username) == username.lower()))
-        if user is None:
-            raise NotFound(f"There is no staff user {username!r}.")
-        wanted = _role_ids(s, roles)
-        current = set(s.scalars(select(UserRole.role_id).where(UserRole.user_id == user.id)).all())
-        if current - wanted:
-            s.execute(delete(UserRole).where(UserRole.user_id == user.id, UserRole.role_id.in_(current - wanted)))
-        for rid in sorted(wanted - current):
-            s.execute(insert(UserRole).values(user_id=user.id, role_id=rid))
+        _set_roles(s, username, roles)
     return get_user(db, actor, username)
+
+
+def _set_roles(s, username: str, roles) -> None:
+    user = s.scalar(select(StaffUser).where(func.lower(StaffUser.username) == username.lower()))
+    if user is None:
+        raise NotFound(f"There is no staff user {username!r}.")
+    wanted = _role_ids(s, roles)
+    current = set(s.scalars(select(UserRole.role_id).where(UserRole.user_id == user.id)).all())
+    if current - wanted:
+        s.execute(delete(UserRole).where(UserRole.user_id == user.id, UserRole.role_id.in_(current - wanted)))
+    for rid in sorted(wanted - current):
+        s.execute(insert(UserRole).values(user_id=user.id, role_id=rid))
 
 
 def _role_ids(session, names) -> set[int]:
@@ -206,25 +226,42 @@ def create_role(db, actor: Actor, name: str, description: str = "", permissions:
 
 
 def grant_permissions(db, actor: Actor, role: str, permissions: list[str] | tuple[str, ...]) -> RoleView:
-    _refuse_unless(actor, "change roles")
-    with _guarded(db) as s:
-        r = _role(s, role)
-        have = set(s.scalars(select(RolePermission.permission_id).where(RolePermission.role_id == r.id)).all())
-        new = sorted(_permission_ids(s, permissions) - have)
-        if new:
-            s.execute(insert(RolePermission), [{"role_id": r.id, "permission_id": pid} for pid in new])
-            _audit(s, actor, r.id, "role_permissions_granted", f"Gave role {r.name}: {', '.join(sorted(permissions))}")
-    return get_role(db, actor, role)
+    return change_permissions(db, actor, role, grant=permissions)
 
 
 def revoke_permissions(db, actor: Actor, role: str, permissions: list[str] | tuple[str, ...]) -> RoleView:
+    return change_permissions(db, actor, role, revoke=permissions)
+
+
+def change_permissions(db, actor: Actor, role: str, *, grant: list[str] | tuple[str, ...] = (),
+                       revoke: list[str] | tuple[str, ...] = ()) -> RoleView:
+    """Give `role` the permissions in `grant` and take those in `revoke`, in one transaction (the role
+    editor's Save): when the database refuses either part, the role keeps exactly what it had."""
     _refuse_unless(actor, "change roles")
+    both = set(n.strip() for n in grant) & set(n.strip() for n in revoke)
+    if both:
+        raise ValidationError({"permissions": f"Cannot both give and take {', '.join(sorted(both))}."})
     with _guarded(db) as s:
         r = _role(s, role)
-        ids = _permission_ids(s, permissions)
-        s.execute(delete(RolePermission).where(RolePermission.role_id == r.id, RolePermission.permission_id.in_(ids)))
-        _audit(s, actor, r.id, "role_permissions_revoked", f"Took from role {r.name}: {', '.join(sorted(permissions))}")
+        if grant:
+            _grant(s, actor, r, grant)
+        if revoke:
+            _revoke(s, actor, r, revoke)
     return get_role(db, actor, role)
+
+
+def _grant(s, actor: Actor, r: Role, permissions) -> None:
+    have = set(s.scalars(select(RolePermission.permission_id).where(RolePermission.role_id == r.id)).all())
+    new = sorted(_permission_ids(s, permissions) - have)
+    if new:
+        s.execute(insert(RolePermission), [{"role_id": r.id, "permission_id": pid} for pid in new])
+        _audit(s, actor, r.id, "role_permissions_granted", f"Gave role {r.name}: {', '.join(sorted(permissions))}")
+
+
+def _revoke(s, actor: Actor, r: Role, permissions) -> None:
+    ids = _permission_ids(s, permissions)
+    s.execute(delete(RolePermission).where(RolePermission.role_id == r.id, RolePermission.permission_id.in_(ids)))
+    _audit(s, actor, r.id, "role_permissions_revoked", f"Took from role {r.name}: {', '.join(sorted(permissions))}")
 
 
 def delete_role(db, actor: Actor, role: str) -> None:

@@ -40,34 +40,50 @@ class BackupCodesDialog(QDialog):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
 
-class DisableTwoFactorDialog(QDialog):
-    """Asks for a current code; the database turns 2FA off only where the user's roles allow it."""
+class _CodeProofDialog(QDialog):
+    """Asks for the 6 digits the authenticator app shows now; the database checks them in `action`.
+
+    The field is read here, on the GUI thread; the worker gets the plain text. A refusal (wrong,
+    reused or malformed code) shows under the field and the dialog stays open.
+    """
+
+    succeeded = Signal(object)  # what the action returned, just before the dialog closes
+
+    object_name = title = explanation = action_label = done_message = ""
+    danger = False  # the action button in red
 
     def __init__(self, session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
-        self.setObjectName("disableTwoFactorDialog")
-        self.setWindowTitle("Turn off two-factor authentication")
+        self.setObjectName(self.object_name)
+        self.setWindowTitle(self.title)
         self.setMinimumWidth(440)
-        self.code = QLineEdit(objectName="disableCode", placeholderText="123456", maxLength=7)
+        self.code = QLineEdit(objectName="proofCode", placeholderText="123456", maxLength=7)
         self.message = QLabel("", objectName="formError", wordWrap=True)
         self.message.hide()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.turn_off = self.buttons.addButton("Turn off", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.turn_off.setObjectName("dangerButton")
+        self.action_button = self.buttons.addButton(self.action_label, QDialogButtonBox.ButtonRole.AcceptRole)
+        if self.danger:
+            self.action_button.setObjectName("dangerButton")  # before it is laid out, so the style sheet sees it
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(
-            "Signing in will then need only your password. Enter the 6 digits your authenticator app shows "
-            "to confirm.", wordWrap=True))
+        layout.addWidget(QLabel(self.explanation, wordWrap=True))
         layout.addWidget(self.code)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
 
+    @staticmethod
+    def action(session, code: str):  # on the worker, with plain values only (no widget)
+        raise NotImplementedError
+
     def submit(self) -> None:
-        code, session = self.code.text(), self.session
+        code, session, action = self.code.text(), self.session, type(self).action
         self.setEnabled(False)
+
+        def done(result):
+            self.succeeded.emit(result)
+            self.accept()
 
         def failed(exc):
             self.setEnabled(True)
@@ -77,10 +93,45 @@ class DisableTwoFactorDialog(QDialog):
             self.message.setText(str(exc))
             self.message.show()
             self.code.clear()
+            self.code.setFocus()
             self.adjustSize()  # room for the message
 
-        ops.mutate(self, lambda: session.disable_two_factor(code), lambda _r: self.accept(),
-                   "Two-factor authentication is off", failed)
+        ops.mutate(self, lambda: action(session, code), done, self.done_message, failed)
+
+
+class DisableTwoFactorDialog(_CodeProofDialog):
+    """The database turns 2FA off only where the user's roles allow it."""
+
+    object_name = "disableTwoFactorDialog"
+    title = "Turn off two-factor authentication"
+    explanation = ("Signing in will then need only your password. Enter the 6 digits your authenticator app "
+                   "shows to confirm.")
+    action_label = "Turn off"
+    done_message = "Two-factor authentication is off"
+    danger = True
+
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(session, parent)
+        self.turn_off = self.action_button
+
+    @staticmethod
+    def action(session, code: str):
+        return session.disable_two_factor(code)
+
+
+class NewBackupCodesDialog(_CodeProofDialog):
+    """New backup codes only with a current code: an unlocked desk alone must not mint a second factor."""
+
+    object_name = "newBackupCodesDialog"
+    title = "New backup codes"
+    explanation = ("Your current backup codes will stop working. To make new ones, enter the 6 digits your "
+                   "authenticator app shows now.")
+    action_label = "Make new codes"
+    done_message = "New backup codes made; the old ones no longer work"
+
+    @staticmethod
+    def action(session, code: str):
+        return session.regenerate_backup_codes(code)
 
 
 class AccountMenu(QMenu):
@@ -130,13 +181,15 @@ class AccountMenu(QMenu):
         wizard.open()
         return wizard
 
-    def regenerate_codes(self) -> None:
+    def regenerate_codes(self) -> NewBackupCodesDialog:
+        """Asks for a current code first; the new codes are shown once the database accepted it."""
         session, parent = self.session, self.parentWidget()
-
-        def show(codes):
-            BackupCodesDialog(session.username, codes, parent).open()
-
-        ops.mutate(self, session.regenerate_backup_codes, show, "New backup codes made; the old ones no longer work")
+        dialog = NewBackupCodesDialog(session, parent)
+        # The codes come with the signal: the slot holds no reference to the dialog it is connected to.
+        dialog.succeeded.connect(lambda codes: BackupCodesDialog(session.username, codes, parent).open())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def open_disable(self):
         dialog = DisableTwoFactorDialog(self.session, self.parentWidget())

@@ -2,10 +2,13 @@
 
 Works for someone signing in for the first time (a StaffLogin, right after the password) and for a
 signed-in user from "My account" (a StaffSession): both offer confirm_password, begin_enrolment
-and confirm_enrolment. Every step that touches the database runs on a worker.
+and confirm_enrolment. Every step that touches the database runs on a worker, with the values the
+page read on the GUI thread; Cancel abandons a step in flight.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
@@ -24,6 +27,7 @@ from omnidesk.auth import totp
 from omnidesk.errors import ServiceError
 from omnidesk.ui import ops
 from omnidesk.ui.auth.codes import BackupCodesView
+from omnidesk.ui.auth.steps import CancellableSteps
 
 
 def _message_label() -> QLabel:
@@ -38,7 +42,12 @@ def _say(label: QLabel, text: str) -> None:
 
 
 class _AsyncPage(QWizardPage):
-    """A page whose Next/Finish first runs a check on a worker; the wizard moves on when it passes."""
+    """A page whose Next/Finish first runs a check on a worker; the wizard moves on when it passes.
+
+    prepare() runs on the GUI thread: it reads the page's fields and returns the step as a function
+    of plain values, which alone goes to the worker. Cancelling the wizard while the step is in
+    flight throws its answer away (see omnidesk.ui.auth.steps).
+    """
 
     def __init__(self, title: str, subtitle: str = ""):
         super().__init__()
@@ -48,19 +57,32 @@ class _AsyncPage(QWizardPage):
         self.passed = False
         self.working = False
         self.message = _message_label()
+        self.steps = CancellableSteps(self)
 
     def validatePage(self) -> bool:
         if self.passed:
             return True
         if not self.working:
-            self.working = True
             _say(self.message, "")
+            try:
+                step, keep = self.prepare()
+            except ServiceError as exc:  # refused before anything was sent
+                self._failed(exc)
+                return False
+            self.working = True
             self.setEnabled(False)
-            ops.query(self, self.check, self._passed, self._failed)
+            self.steps.run(step, self._passed, self._failed, keep=keep)
         return False
 
-    def check(self):  # on the worker
+    def prepare(self) -> tuple[Callable[[], object], object]:
+        """On the GUI thread: (the step, built from plain values; what it may return that is not its own)."""
         raise NotImplementedError
+
+    def cancel_step(self) -> None:
+        """The wizard was cancelled: the step in flight, if any, is abandoned."""
+        if self.steps.cancel():
+            self.working = False
+            self.setEnabled(True)
 
     def on_passed(self, result) -> None:
         pass
@@ -91,6 +113,17 @@ class _AsyncPage(QWizardPage):
         pass
 
 
+def confirm_password_and_begin(who, password: str):
+    """The password page's step, on the worker: the current password, then a new secret and codes."""
+    who.confirm_password(password)
+    return who.begin_enrolment()
+
+
+def confirm_enrolment(who, enrolment, code: str):
+    """The last page's step, on the worker: the database checks the code against the new secret."""
+    return who.confirm_enrolment(enrolment, code)
+
+
 class PasswordPage(_AsyncPage):
     def __init__(self):
         super().__init__("Confirm it is you", "Enter your current password to set up two-factor authentication.")
@@ -102,14 +135,13 @@ class PasswordPage(_AsyncPage):
         layout.addWidget(self.message)
         layout.addStretch(1)
 
-    def check(self):
+    def prepare(self):
         who, password = self.wizard().who, self.password.text()
         if not password:
             from omnidesk.auth.session import WrongCredentials
 
             raise WrongCredentials("Enter your current password.")
-        who.confirm_password(password)
-        return who.begin_enrolment()
+        return (lambda: confirm_password_and_begin(who, password)), None
 
     def on_passed(self, enrolment) -> None:
         self.password.clear()
@@ -187,14 +219,15 @@ class ConfirmPage(_AsyncPage):
         if len(totp.normalize_totp_code(text)) == totp.DIGITS and totp.code_kind(text) == "totp":
             self.wizard().button(QWizard.WizardButton.FinishButton).click()
 
-    def check(self):
+    def prepare(self):
         wizard = self.wizard()
-        code = self.code.text()
+        who, enrolment, code = wizard.who, wizard.enrolment, self.code.text()
         if totp.code_kind(code) != "totp":
             from omnidesk.auth.session import NotACode
 
             raise NotACode("Enter the 6 digits your authenticator app shows.")
-        return wizard.who.confirm_enrolment(wizard.enrolment, code)
+        # From My account the step answers with the window's own session: never end that one.
+        return (lambda: confirm_enrolment(who, enrolment, code)), who
 
     def on_passed(self, session) -> None:
         self.session = session
@@ -228,6 +261,12 @@ class EnrolmentWizard(QWizard):
         self.resize(640, 440)
         self.session = None
         self.accepted.connect(self._accepted)
+        self.rejected.connect(self.cancel_steps)  # Cancel, Escape or closing the window
+
+    def cancel_steps(self) -> None:
+        """Cancel: a step still in flight is abandoned; if it opened a session, that session is ended."""
+        for page in (self.password_page, self.confirm_page):
+            page.cancel_step()
 
     def set_enrolment(self, enrolment) -> None:
         self.enrolment = enrolment

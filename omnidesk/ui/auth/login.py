@@ -1,7 +1,8 @@
 """The login dialog: username and password, then the 6-digit code (or a backup code), or the forced
 password change, or the enrolment wizard, until a StaffSession exists.
 
-Every step runs on a worker (omnidesk.ui.ops); the database decides. Messages never say whether a
+Every step runs on a worker (omnidesk.ui.ops); the database decides. Quit while a step is in flight
+throws its answer away and ends any session it opened (omnidesk.ui.auth.steps). Messages never say whether a
 username exists.
 """
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 from omnidesk.auth import totp
 from omnidesk.errors import ServiceError
 from omnidesk.ui import ops
+from omnidesk.ui.auth.steps import CancellableSteps
 
 
 def _message_label(name: str) -> QLabel:
@@ -61,6 +63,7 @@ class LoginDialog(QDialog):
         self.session = None
         self.wizard = None
         self.busy = False
+        self.steps = CancellableSteps(self)
         self.keyring_reason = self.recalled_username = None
         self.setObjectName("loginDialog")
         self.setWindowTitle("Sign in to OmniDesk")
@@ -239,6 +242,7 @@ class LoginDialog(QDialog):
             self.unsetCursor()
 
     def _run(self, fn, on_done) -> None:
+        """Run a step on a worker; after Quit its late answer is dropped and any session it opened ended."""
         self._set_busy(True)
 
         def done(result):
@@ -249,7 +253,7 @@ class LoginDialog(QDialog):
             self._set_busy(False)
             self._failed(exc)
 
-        ops.query(self, fn, done, failed)
+        self.steps.run(fn, done, failed)
 
     def submit_password(self) -> None:
         if self.busy:
@@ -385,6 +389,10 @@ class LoginDialog(QDialog):
         self.password.setFocus()
 
     def reject(self) -> None:
+        if self.steps.cancel():
+            self._set_busy(False)
+        if self.wizard is not None and ops.alive(self.wizard) and self.wizard.isVisible():
+            self.wizard.reject()  # abandons its step in flight too
         if self.login is not None:
             login, self.login = self.login, None
             ops.query(None, login.abandon, None, lambda _exc: None)

@@ -129,11 +129,8 @@ class UserDialog(FormDialog):
             return (lambda: users.create_user(db, actor, username=username, full_name=full_name, email=email,
                                               roles=roles)), f"Created staff user {username}"
 
-        def save():
-            users.update_user(db, actor, username, full_name=full_name, email=email)
-            return users.set_user_roles(db, actor, username, roles)
-
-        return save, f"Saved {username}"
+        return (lambda: users.save_user(db, actor, username, full_name=full_name, email=email, roles=roles)), \
+            f"Saved {username}"
 
 
 class UsersPage(QWidget):
@@ -485,14 +482,9 @@ class RolesPage(QWidget):
         db, actor, name = self.db, self.actor, role.name
         grant, revoke = sorted(self.ticked() - set(role.permissions)), sorted(set(role.permissions) - self.ticked())
 
-        def apply():
-            if grant:
-                users.grant_permissions(db, actor, name, grant)
-            if revoke:
-                users.revoke_permissions(db, actor, name, revoke)
-
         self.save_button.setEnabled(False)
-        ops.mutate(self, apply, lambda _r: self.reload(name), f"Saved the permissions of {name}", self._refused)
+        ops.mutate(self, lambda: users.change_permissions(db, actor, name, grant=grant, revoke=revoke),
+                   lambda _r: self.reload(name), f"Saved the permissions of {name}", self._refused)
 
     def _refused(self, exc: Exception) -> None:
         from omnidesk.errors import ServiceError
