@@ -222,7 +222,7 @@ def test_the_migration_downgrades_to_0014_and_upgrades_again(db, admin):
     cfg = alembic_config(db.url)
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0014")
+        command.downgrade(cfg, "0015")
     assert not ours & guards() and "broadcast_command_guard" in guards()
     with db.read() as s:  # 0013's command guard is back as it was
         assert "not (yet) a broadcast message's" in s.scalar(text(

@@ -6,7 +6,7 @@ text[]), which first checks a TOTP code the way signing in does (replay-safe, co
 lock). The old signature is dropped so that psql cannot call it. See omnidesk/db/sql/backup_codes_0015.sql.
 
 Revision ID: 0015
-Revises: 0013 (the lead relinks this to 0014 at merge)
+Revises: 0014
 """
 
 import re
@@ -15,7 +15,7 @@ from importlib import resources
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

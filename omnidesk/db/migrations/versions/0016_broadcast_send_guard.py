@@ -5,7 +5,7 @@ broadcast messages' warnings only; staff never rewrite a queued command nor revi
 in omnidesk/db/sql/broadcast_send_0016.sql.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 import re
@@ -14,7 +14,7 @@ from importlib import resources
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
