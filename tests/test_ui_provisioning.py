@@ -149,6 +149,7 @@ def test_the_jobs_view_filters_and_shows_a_jobs_events_in_colour(qtbot, db, admi
     view.select_job(bad.id)
     qtbot.waitUntil(lambda: view.events.rowCount() > 0, timeout=10_000)
     assert "SERVER_ERROR" in view.summary.text()
+    assert "· 1 of 6 tasks" in view.summary.text(), "the rescue's cleanup steps are not progress"
     assert view.retry_button.isEnabled() and not view.cancel_button.isEnabled()
     statuses = [view.events.item(r, 2).text() for r in range(view.events.rowCount())]
     assert "failed" in statuses

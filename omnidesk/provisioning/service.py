@@ -132,7 +132,16 @@ class JobView:
 
     @property
     def tasks_done(self) -> int:
-        return sum(1 for e in self.events if e.phase == "run" and e.status != EVENT_RUNNING)
+        """The run's tasks that ended well before the first one that failed (a rescue's cleanup steps
+        after a failure are not progress: "1 of 6 tasks", not "6 of 6", for a job that failed at its second)."""
+        done = 0
+        for e in sorted(self.events, key=lambda e: e.number):
+            if e.phase != "run":
+                continue
+            if e.status == EVENT_FAILED:
+                break
+            done += e.status in (EVENT_OK, EVENT_IGNORED)
+        return done
 
     @property
     def undo_failed(self) -> bool:

@@ -118,10 +118,13 @@ class ProvisioningJobsView(QWidget):
                 item = QTableWidgetItem(value)
                 if col == 2:
                     item.setForeground(QBrush(QColor(JOB_COLOURS[j.status])))
+                if col == len(JOB_COLUMNS) - 1 and value:
+                    item.setToolTip(value)  # the whole error; the column shows what fits
                 self.table.setItem(row, col, item)
             if j.id == keep:
                 self.table.selectRow(row)
-        self.table.resizeColumnsToContents()
+        for col in range(len(JOB_COLUMNS) - 1):  # the error column stretches over the rest
+            self.table.resizeColumnToContents(col)
         self._update_buttons()
 
     def selected_id(self) -> int | None:
@@ -155,7 +158,8 @@ class ProvisioningJobsView(QWidget):
                 if col == 2:
                     item.setForeground(QBrush(QColor(EVENT_COLOURS[e.status])))
                 self.events.setItem(row, col, item)
-        self.events.resizeColumnsToContents()
+        for col in range(len(EVENT_COLUMNS) - 1):  # the task column stretches over the rest
+            self.events.resizeColumnToContents(col)
 
     def _update_buttons(self) -> None:
         job = next((j for j in self.jobs if j.id == self.selected_id()), None)
