@@ -166,3 +166,59 @@ def test_an_approver_cannot_update_cbc_warning_directly_but_still_approves(db, a
         assert s.scalar(text("SELECT status FROM broadcast_message WHERE id = :i"), {"i": message}) == "approved"
     carol.sign_out()
     alice.sign_out()
+
+
+# --------------------------------------------------------------- downgrade
+
+
+@pytest.fixture
+def scratch_url(pg_root):
+    admin_conninfo, _ = pg_root
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "hardening_0017" WITH (FORCE)')
+        conn.execute('CREATE DATABASE "hardening_0017"')
+    yield admin_conninfo.replace("/postgres?", "/hardening_0017?")
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "hardening_0017" WITH (FORCE)')
+
+
+def _what_0017_changes(conn) -> dict:
+    return {
+        "returns": conn.execute(text(
+            "SELECT pg_get_function_result('omnidesk_disable_two_factor(text)'::regprocedure)")).scalar(),
+        "staff_may_call": conn.execute(text("SELECT has_function_privilege(omnidesk_staff_group(), "
+                                            "'omnidesk_disable_two_factor(text)', 'EXECUTE')")).scalar(),
+        "public_may_call": conn.execute(text("SELECT has_function_privilege('public', "
+                                             "'omnidesk_disable_two_factor(text)', 'EXECUTE')")).scalar(),
+        "index": conn.execute(text("SELECT to_regclass('ix_broadcast_message_warning_id') IS NOT NULL")).scalar(),
+        "grant_row": conn.execute(text("SELECT count(*) FROM permission_grant g JOIN permission p ON p.id = "
+                                       "g.permission_id WHERE p.name = 'approve_cbc_message' AND g.privilege = "
+                                       "'UPDATE' AND g.table_name = 'cbc_warning'")).scalar(),
+        "approver_may_update": conn.execute(text(
+            "SELECT has_table_privilege(omnidesk_role_group(r.id), 'cbc_warning', 'UPDATE') "
+            "FROM role r WHERE r.name = 'Broadcast Approver'")).scalar(),
+    }
+
+
+def test_downgrading_0017_restores_what_0016_had_and_upgrading_again_reapplies_it(scratch_url):
+    from alembic import command
+
+    from omnidesk.db.engine import Database, alembic_config
+
+    database = Database(scratch_url)
+    database.upgrade()
+    hardened = {"returns": "jsonb", "staff_may_call": True, "public_may_call": False, "index": True,
+                "grant_row": 0, "approver_may_update": False}
+    with database.engine.connect() as conn:
+        assert _what_0017_changes(conn) == hardened
+    cfg = alembic_config()
+    with database.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0016")
+    with database.engine.connect() as conn:
+        assert _what_0017_changes(conn) == {"returns": "void", "staff_may_call": True, "public_may_call": False,
+                                            "index": False, "grant_row": 1, "approver_may_update": True}
+    database.upgrade()
+    with database.engine.connect() as conn:
+        assert _what_0017_changes(conn) == hardened
+    database.dispose()
