@@ -228,6 +228,11 @@ def test_turning_two_factor_off_needs_a_current_code_and_is_offered_only_where_r
     assert dialog.message.text() == "Enter the 6 digits your authenticator app shows now."
     assert two_factor_on(db, "ivan")
     inspection.grab(dialog, "account-turn-off-2fa")
+    dialog.code.setText(pyotp.TOTP(secret).now())  # the code that confirmed the enrolment: used up (0017)
+    dialog.submit()
+    qtbot.waitUntil(lambda: "already been used" in dialog.message.text(), timeout=10_000)
+    assert two_factor_on(db, "ivan")
+    inspection.grab(dialog, "account-turn-off-2fa-reused")
     dialog.code.setText(pyotp.TOTP(secret).at(time.time() + 30))
     with qtbot.waitSignal(dialog.accepted, timeout=10_000):
         dialog.submit()

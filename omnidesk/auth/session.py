@@ -198,10 +198,15 @@ class StaffSession:
         return codes
 
     def disable_two_factor(self, code: str) -> None:
-        """Turn the second factor off, proved by a current code; refused where the roles require it."""
+        """Turn the second factor off, proved by a current code; refused where the roles require it.
+        The database checks the code (once only, counted towards the lock)."""
         if totp.code_kind(code) != "totp":
             raise NotACode("Enter the 6 digits your authenticator app shows now.")
-        call(self.db, "SELECT omnidesk_disable_two_factor(:c)", {"c": code})
+        result = call(self.db, "SELECT omnidesk_disable_two_factor(:c)", {"c": code})
+        result = result if isinstance(result, dict) else json.loads(result)
+        if not result.get("ok"):
+            raise WrongCode(result.get("message", "Wrong code.").rstrip(".") + ".",
+                            attempts_left=result.get("attempts_left"), locked=result.get("error") == "locked")
 
 
 @dataclass(frozen=True)

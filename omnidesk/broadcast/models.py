@@ -87,7 +87,7 @@ class BroadcastMessage(Base):
     transmit_claimed_at: Mapped[dt.datetime | None] = mapped_column()
     transmitted_at: Mapped[dt.datetime | None] = mapped_column()
     finished_at: Mapped[dt.datetime | None] = mapped_column()
-    warning_id: Mapped[int | None] = mapped_column(ForeignKey("cbc_warning.id"))
+    warning_id: Mapped[int | None] = mapped_column(ForeignKey("cbc_warning.id"), index=True)  # the guards look it up
     update_count: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     result_summary: Mapped[dict | None] = mapped_column(JSONB)
     updated_at: Mapped[dt.datetime] = _modified()
