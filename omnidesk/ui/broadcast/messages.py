@@ -8,6 +8,10 @@ on another machine), with a slow timer as a fallback when notices are not arrivi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
 from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
@@ -414,18 +418,10 @@ class MessageDetail(QWidget):
                             reason=decision == "reject", parent=self)
         dialog.setObjectName(f"{decision}Dialog")
         db, actor, message_id = self.db, self.actor, m.id
-
-        def accepted() -> None:
-            code, reason = dialog.code.text(), dialog.reason_text()
-            if decision == "approve":
-                fn = lambda: broadcast.approve(db, actor, message_id, code)  # noqa: E731
-            else:
-                fn = lambda: broadcast.reject(db, actor, message_id, code, reason)  # noqa: E731
-            ops.mutate(self, fn, self._done, success_message=f"Message #{message_id} {decision}d",
-                       on_error=lambda exc: self._refused_code(dialog, exc))
-
-        dialog.accepted.connect(accepted)
-        dialog.open()
+        self._with_code(dialog, lambda code: (
+            partial(broadcast.approve, db, actor, message_id, code) if decision == "approve"
+            else partial(broadcast.reject, db, actor, message_id, code, dialog.reason_text())),
+            f"Message #{message_id} {decision}d")
 
     def _submit(self) -> None:
         """A draft left when its confirmation was closed: review it and confirm it with the creator's code."""
@@ -435,17 +431,20 @@ class MessageDetail(QWidget):
             dialog = CodeDialog("Confirm the warning", f"Confirm message #{message_id} with the code from your "
                                 "authenticator app.", review=list(review.lines), parent=self)
             dialog.setObjectName("confirmDialog")
-
-            def accepted() -> None:
-                code = dialog.code.text()
-                ops.mutate(self, lambda: broadcast.submit(db, actor, message_id, code), self._done,
-                           success_message=f"Message #{message_id} confirmed",
-                           on_error=lambda exc: self._refused_code(dialog, exc))
-
-            dialog.accepted.connect(accepted)
-            dialog.open()
+            self._with_code(dialog, lambda code: partial(broadcast.submit, db, actor, message_id, code),
+                            f"Message #{message_id} confirmed")
 
         ops.query(self, lambda: broadcast.review(db, actor, message_id), reviewed)
+
+    def _with_code(self, dialog, work: Callable[[str], Callable[[], Any]], success_message) -> None:
+        """Open `dialog`; on OK, `work(code)` (called here, on the GUI thread, so it reads the dialog's
+        fields here) gives what runs in the background. A code the database refuses asks again."""
+        def accepted() -> None:
+            ops.mutate(self, work(dialog.code.text()), self._done, success_message=success_message,
+                       on_error=lambda exc: self._refused_code(dialog, exc))
+
+        dialog.accepted.connect(accepted)
+        dialog.open()
 
     def _refused_code(self, dialog: CodeDialog, exc: Exception) -> None:
         if isinstance(exc, broadcast.UpdateFailed):
@@ -477,17 +476,9 @@ class MessageDetail(QWidget):
         db, actor, m = self.db, self.actor, self.message
         dialog = UpdateDialog(m, self.text_limit, self, two_person_rule=self.two_person_rule)
         dialog.setObjectName("updateDialog")
-
-        def accepted() -> None:
-            code, changes = dialog.code.text(), dialog.changes()
-            ops.mutate(self, lambda: broadcast.request_update(db, actor, m.id, code, **changes), self._done,
-                       success_message=lambda done: (f"Message #{m.id} updated and sent again"
-                                                     if done.update_count > m.update_count
-                                                     else f"Update of message #{m.id} waits for approval"),
-                       on_error=lambda exc: self._refused_code(dialog, exc))
-
-        dialog.accepted.connect(accepted)
-        dialog.open()
+        self._with_code(dialog, lambda code: partial(broadcast.request_update, db, actor, m.id, code, **dialog.changes()),
+                        lambda done: (f"Message #{m.id} updated and sent again" if done.update_count > m.update_count
+                                      else f"Update of message #{m.id} waits for approval"))
 
     def _decide_update(self, decision: str) -> None:
         m, u = self.message, self.message.open_update
@@ -497,18 +488,10 @@ class MessageDetail(QWidget):
                             reason=decision == "reject", review=u.lines(), parent=self)
         dialog.setObjectName(f"{decision}UpdateDialog")
         db, actor, update_id = self.db, self.actor, u.id
-
-        def accepted() -> None:
-            code, reason = dialog.code.text(), dialog.reason_text()
-            if decision == "approve":
-                fn = lambda: broadcast.approve_update(db, actor, update_id, code)  # noqa: E731
-            else:
-                fn = lambda: broadcast.reject_update(db, actor, update_id, code, reason)  # noqa: E731
-            ops.mutate(self, fn, self._done, success_message=f"Update #{update_id} {decision}d",
-                       on_error=lambda exc: self._refused_code(dialog, exc))
-
-        dialog.accepted.connect(accepted)
-        dialog.open()
+        self._with_code(dialog, lambda code: (
+            partial(broadcast.approve_update, db, actor, update_id, code) if decision == "approve"
+            else partial(broadcast.reject_update, db, actor, update_id, code, dialog.reason_text())),
+            f"Update #{update_id} {decision}d")
 
     def _send_update(self) -> None:
         db, actor, u = self.db, self.actor, self.message.open_update
