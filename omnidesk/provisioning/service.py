@@ -72,6 +72,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # servers' `omnidesk worker` processes do
     "provisioning.desktop_jobs": 4,
 }
+# How a job's error says its undoing failed ("the rollback failed at task …"); JobView.undo_failed reads it.
+UNDO_FAILED = "the {} failed"
 EVENT_LABELS = {EVENT_OK: "ok", EVENT_RUNNING: "running", EVENT_FAILED: "failed", EVENT_IGNORED: "failed (ignored)"}
 MAX_PAGE = 1000
 
@@ -145,8 +147,9 @@ class JobView:
 
     @property
     def undo_failed(self) -> bool:
-        """The playbook's rescue or the rollback run after a stop did not finish cleanly (see _Cleanup.text)."""
-        return self.finished and any(f"the {what} failed" in self.error for what in ("rollback", "cleanup"))
+        """The playbook's rescue or the rollback run after a stop did not finish cleanly (its error says
+        so in _Cleanup.text's words)."""
+        return self.finished and any(UNDO_FAILED.format(what) in self.error for what in ("rollback", "cleanup"))
 
 
 @dataclass
@@ -666,7 +669,7 @@ class _Cleanup:
         """'the rollback failed at task 'X': why' (only meaningful when not ok)."""
         where = f" at task {self.task!r}" if self.task else ""
         why = f": {self.detail.rstrip('.')}" if self.detail else ""
-        return f"the {what} failed{where}{why}"
+        return UNDO_FAILED.format(what) + where + why
 
 
 def _secrets_of(variables: Mapping[str, Any]) -> list[str]:
@@ -1211,8 +1214,9 @@ def get_job(db, actor: Actor, job_id: int) -> JobView:
 
 
 def list_jobs(db, actor: Actor, *, status: str | None = None, customer_id: int | None = None, search: str = "",
-              offset: int = 0, limit: int = 100) -> list[JobView]:
-    """Jobs newest first; search matches the playbook's description, the product or the customer."""
+              initiated_by: str | None = None, offset: int = 0, limit: int = 100) -> list[JobView]:
+    """Jobs newest first; search matches the playbook's description, the product or the customer;
+    initiated_by: only the jobs that username ordered."""
     actor.require("view_provision", "view provisioning jobs")
     stmt = (select(ProvisioningJob, Product.name, Customer.name).join(Product, Product.id == ProvisioningJob.product_id)
             .join(Customer, Customer.id == ProvisioningJob.customer_id).order_by(ProvisioningJob.id.desc()))
@@ -1222,6 +1226,8 @@ def list_jobs(db, actor: Actor, *, status: str | None = None, customer_id: int |
         stmt = stmt.where(ProvisioningJob.status == status)
     if customer_id is not None:
         stmt = stmt.where(ProvisioningJob.customer_id == customer_id)
+    if initiated_by is not None:
+        stmt = stmt.where(ProvisioningJob.initiated_by == initiated_by)
     q = search.strip().lower()
     if q:
         like = f"%{q}%"
