@@ -8,7 +8,7 @@ import psutil
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from omnidesk.errors import ValidationError
 from omnidesk.provisioning import service as prov
@@ -34,13 +34,8 @@ def no_process_left_behind(db):
 
 
 @pytest.fixture(autouse=True)
-def settled(db, qtbot):
+def settled(settled_gui):
     apply_stylesheet(QApplication.instance())
-    yield
-    assert inspection.settle(15), "background operations were still running after the test"
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox):
-            widget.close()
 
 
 def _picture(widget, name: str) -> None:
@@ -320,3 +315,22 @@ def test_a_rollback_that_fails_is_not_reported_as_rolled_back(qtbot, db, admin, 
     assert "Out Of Service" in wizard.error.text()
     assert item_state(db, card.id)[0] == "out_of_service"
     _picture(wizard, "provisioning_wizard_rollback_failed")
+
+
+def test_jobs_left_queued_start_at_the_next_sign_in_whatever_else_waits(qtbot, db, admin, ocs):
+    from PySide6.QtWidgets import QWidget
+    from sqlalchemy import text
+
+    product = mobile_product(db, admin)
+    c = customer(db, admin)
+    mine = prov.request_provision(db, admin, c.id, product.id, inventory_items={"SIM Card": sim(db, admin).id})
+    columns = ("action, status, product_id, customer_id, playbook, playbook_description, task_count, inventory, "
+               "overrides, variables, service_uuid, timeout_seconds")
+    with db.transaction() as s:  # a long queue of other people's jobs, newer than mine
+        s.execute(text(f"INSERT INTO provisioning_job ({columns}, initiated_by) SELECT {columns}, 'colleague' || n "
+                       "FROM provisioning_job, generate_series(1, 150) AS n WHERE id = :i"), {"i": mine.id})
+    widget = QWidget()
+    qtbot.addWidget(widget)
+    desktop.resume_queued_jobs(widget, db, admin)
+    qtbot.waitUntil(lambda: prov.get_job(db, admin, mine.id).status == "success", timeout=60_000)
+    assert len(prov.list_jobs(db, admin, status="queued", limit=500)) == 150, "other people's jobs were left alone"

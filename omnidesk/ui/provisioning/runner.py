@@ -45,7 +45,7 @@ def resume_queued_jobs(widget, db, actor) -> None:
     """At sign-in: start the runner if jobs this user ordered are still queued (the last session
     ended before they ran, and no server's worker took them)."""
     def check() -> bool:
-        waiting = any(j.initiated_by == actor.username for j in prov.list_jobs(db, actor, status="queued"))
+        waiting = bool(prov.list_jobs(db, actor, status="queued", initiated_by=actor.username, limit=1))
         if waiting:
             desktop_runner(db, actor).ensure_running()
         return waiting
